@@ -1,0 +1,8 @@
+"""optuna-ars: multi-objective Bayesian optimization with Augmented Random Search for Optuna."""
+
+from __future__ import annotations
+
+from optuna_ars.sampler import ARSSampler
+
+__all__ = ["ARSSampler"]
+__version__ = "0.1.0"

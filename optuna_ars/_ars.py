@@ -1,0 +1,186 @@
+"""An ensemble of competing MLP policies trained by Augmented Random Search (ARS V2-t).
+
+Paper: Algorithm 1 and Eq. 3-6; ARS V2-t is Mania et al. (2018), "Simple random search of
+static linear policies is competitive for reinforcement learning". There is no maintained
+library implementation of ARS that evaluates thousands of perturbed MLPs as one batched
+tensor program over a custom environment, so it is written here.
+
+Choices the paper leaves open (measured in ``studies``; see ``docs/benchmarks.md``):
+
+* **State**: the current point ``x`` in the unit-cube encoding of the search space, normalised
+  per policy by running mean and standard deviation of all states visited in training so far
+  (ARS "V2"); the prior before any visit is mean ``x_0``, standard deviation ``max_step``.
+* **Action**: a bounded move ``a = max_step * tanh(MLP(s))`` added to ``x``; the new state is
+  clipped to the unit cube, which is how bounds are kept. ``max_step`` (δ) is the largest move
+  of one coordinate per step.
+* **Policy**: ``Linear(D, hidden) -> tanh -> Linear(hidden, D)`` (two linear layers, hidden 64
+  in the paper). The output layer starts at zero (θ_0 = 0: the initial policy stands still);
+  the first layer starts random, because with both layers at zero a perturbation ν·φ changes
+  the action only at second order in ν and ARS would see no signal through it.
+* **Return of a rollout**: the sum of the per-step rewards of the ``H`` states it visits
+  (Algorithm 1: "the summed reward ... of 2N rollouts over the horizon H").
+* **Iterations per trial**: a fixed number (``n_iterations``) of ARS updates per suggestion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+RewardFn = Callable[[torch.Tensor], torch.Tensor]  # (B, D) -> (B,)
+
+
+@dataclass(frozen=True)
+class ARSConfig:
+    """The knobs of Algorithm 1 (paper symbols in brackets)."""
+
+    n_directions: int  # [N] directions sampled per update
+    top_fraction: float  # [k] share of the N directions used in the update (b = k N)
+    horizon: int  # [H] steps per rollout
+    step_size: float  # [α] learning rate
+    noise: float  # [ν] exploration noise
+    hidden: int  # hidden width of the MLP policies
+    n_iterations: int  # ARS updates per suggestion
+    max_step: float  # [δ] largest move of one coordinate per step
+
+    @property
+    def n_top(self) -> int:
+        """[b] number of directions in an update."""
+        return max(1, round(self.top_fraction * self.n_directions))
+
+
+@dataclass
+class Proposal:
+    """Outcome of one training: the proposed point and what produced it."""
+
+    x: torch.Tensor  # (D,) the best state of the best policy's rollout
+    policy: int  # index l of that policy
+    reward: float  # its reward
+    starts: torch.Tensor  # (L, D)
+    rollouts: torch.Tensor  # (L, H, D) rollouts of the trained policies
+    rewards: torch.Tensor  # (L, H) per-step rewards of those rollouts
+
+
+def _n_params(d: int, h: int) -> int:
+    return h * d + h + d * h + d
+
+
+def _act(theta: torch.Tensor, s: torch.Tensor, *, d: int, h: int, max_step: float) -> torch.Tensor:
+    """Actions of many MLPs: ``theta (L, K, P)``, states ``(L, K, d)`` -> ``(L, K, d)``."""
+    W1 = theta[..., : h * d].unflatten(-1, (h, d))  # (L, K, h, d)
+    b1 = theta[..., h * d : h * d + h]  # (L, K, h)
+    W2 = theta[..., h * d + h : -d].unflatten(-1, (d, h))  # (L, K, d, h)
+    b2 = theta[..., -d:]  # (L, K, d)
+    z = torch.tanh((W1 @ s.unsqueeze(-1)).squeeze(-1) + b1)  # (L, K, h)
+    return max_step * torch.tanh((W2 @ z.unsqueeze(-1)).squeeze(-1) + b2)
+
+
+class _StateStats:
+    """Running mean and variance of visited states, one set per policy (ARS V2)."""
+
+    def __init__(self, x0: torch.Tensor, prior_std: float) -> None:  # x0: (L, D)
+        self.count = torch.ones(len(x0), 1, device=x0.device)  # (L, 1)
+        self.total = x0.clone()  # (L, D)
+        self.total_sq = x0**2 + prior_std**2  # (L, D)
+
+    def update(self, xs: torch.Tensor) -> None:  # xs: (L, K, H, D)
+        flat = xs.flatten(1, 2)  # (L, K*H, D)
+        self.count += flat.shape[1]
+        self.total += flat.sum(1)
+        self.total_sq += (flat**2).sum(1)
+
+    def mean_std(self) -> tuple[torch.Tensor, torch.Tensor]:  # 2 x (L, D)
+        mean = self.total / self.count
+        var = self.total_sq / self.count - mean**2
+        return mean, var.clamp_min(1e-6).sqrt()
+
+
+def _rollout(
+    theta: torch.Tensor,  # (L, K, P)
+    x0: torch.Tensor,  # (L, D)
+    stats: _StateStats,
+    cfg: ARSConfig,
+) -> torch.Tensor:  # (L, K, H, D)
+    L, K, _ = theta.shape
+    d = x0.shape[-1]
+    mean, std = (t.unsqueeze(1) for t in stats.mean_std())  # (L, 1, D)
+    x = x0.unsqueeze(1).expand(L, K, d)
+    states = []
+    for _ in range(cfg.horizon):
+        a = _act(theta, (x - mean) / std, d=d, h=cfg.hidden, max_step=cfg.max_step)
+        x = (x + a).clamp(0.0, 1.0)
+        states.append(x)
+    return torch.stack(states, 2)
+
+
+def _returns(reward: RewardFn, xs: torch.Tensor) -> torch.Tensor:
+    """Per-step rewards of rollouts: ``(L, K, H, D) -> (L, K, H)``."""
+    return reward(xs.flatten(0, 2)).reshape(xs.shape[:3])
+
+
+def init_policies(L: int, d: int, hidden: int, *, generator: torch.Generator) -> torch.Tensor:
+    """Flat parameters ``(L, P)``: random first layer, zero output layer (θ_0 = 0 action)."""
+    device = generator.device
+    theta = torch.zeros(L, _n_params(d, hidden), device=device)
+    theta[:, : hidden * d] = torch.randn(L, hidden * d, generator=generator, device=device)
+    theta[:, : hidden * d] /= d**0.5
+    return theta
+
+
+def ars_update(
+    reward: RewardFn,
+    theta: torch.Tensor,  # (L, P)
+    starts: torch.Tensor,  # (L, D)
+    stats: _StateStats,
+    cfg: ARSConfig,
+    *,
+    generator: torch.Generator,
+) -> torch.Tensor:  # (L, P)
+    """One ARS V2-t update of every policy (Eq. 3, 4 and 6), all directions in one batch."""
+    L, P = theta.shape
+    N, b = cfg.n_directions, cfg.n_top
+    phi = torch.randn(L, N, P, generator=generator, device=theta.device)  # (L, N, P)
+    thetas = torch.cat([theta[:, None] + cfg.noise * phi, theta[:, None] - cfg.noise * phi], 1)
+    xs = _rollout(thetas, starts, stats, cfg)  # (L, 2N, H, D)
+    ret = _returns(reward, xs).sum(-1)  # (L, 2N)
+    stats.update(xs)
+    r_pos, r_neg = ret[:, :N], ret[:, N:]  # (L, N) each
+    top = torch.maximum(r_pos, r_neg).topk(b, dim=1).indices  # (L, b)
+    r_pos, r_neg = r_pos.gather(1, top), r_neg.gather(1, top)  # (L, b)
+    sigma = torch.cat([r_pos, r_neg], 1).std(1, correction=0)  # (L,)
+    scale = torch.where(sigma > 1e-12, cfg.step_size / (b * sigma), torch.zeros_like(sigma))
+    phi_top = phi.gather(1, top.unsqueeze(-1).expand(L, b, P))  # (L, b, P)
+    return theta + scale[:, None] * ((r_pos - r_neg).unsqueeze(-1) * phi_top).sum(1)
+
+
+def train_and_propose(
+    reward: RewardFn,
+    starts: torch.Tensor,  # (L, D) in [0, 1]
+    cfg: ARSConfig,
+    *,
+    generator: torch.Generator,
+) -> Proposal:
+    """Train L policies from their start states by ARS, then propose by their rollouts (Eq. 5).
+
+    Every update evaluates all L x N x 2 perturbed policies over H steps in one call of
+    ``reward``. The proposal is the best state, by reward, of the rollouts of the trained
+    policies; the policy that reached it is reported.
+    """
+    L, d = starts.shape
+    theta = init_policies(L, d, cfg.hidden, generator=generator)
+    stats = _StateStats(starts, cfg.max_step)
+    for _ in range(cfg.n_iterations):
+        theta = ars_update(reward, theta, starts, stats, cfg, generator=generator)
+    rollouts = _rollout(theta.unsqueeze(1), starts, stats, cfg).squeeze(1)  # (L, H, D)
+    rewards = _returns(reward, rollouts.unsqueeze(1)).squeeze(1)  # (L, H)
+    policy, step = divmod(int(rewards.argmax()), cfg.horizon)
+    return Proposal(
+        x=rollouts[policy, step],
+        policy=policy,
+        reward=float(rewards[policy, step]),
+        starts=starts,
+        rollouts=rollouts,
+        rewards=rewards,
+    )

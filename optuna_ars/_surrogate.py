@@ -1,0 +1,163 @@
+"""Surrogate: one BoTorch GP per output, and a cached posterior for batched rollouts.
+
+Fitting uses BoTorch (``SingleTaskGP`` with its default dimension-scaled RBF prior and
+``Standardize`` outcome transform; inputs are already in the unit cube) and
+``fit_gpytorch_mll``. Each output is fitted on its own: BoTorch's batched multi-output fit
+runs one joint L-BFGS-B and took ~20 s for 4 outputs at n = 100 here, against ~3 s for four
+separate fits (and well under 1 s warm-started from the previous trial's hyperparameters).
+
+The ARS rollouts query the posterior at 10^4-10^5 points per update, where BoTorch's generic
+``posterior`` path is too slow. ``CachedPosterior`` therefore factorizes the training
+covariance once (float64, with the fitted hyperparameters) and answers queries with plain
+batched matrix products in float32 on the chosen device; the kernel itself is still
+evaluated by the fitted GPyTorch kernel module. Pending (running) points enter as a Kriging
+believer: they join the training set with the posterior mean as their value.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+import warnings
+
+import torch
+
+if TYPE_CHECKING:
+    from botorch.models import SingleTaskGP
+
+
+class SurrogateWarning(UserWarning):
+    """The surrogate fell back to previous or default hyperparameters."""
+
+
+def _hyperparameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # Only the raw trainable hyperparameters: buffers hold data-dependent transforms.
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def fit_gps(
+    X: torch.Tensor,  # (n, D) in [0, 1], float64
+    Y: torch.Tensor,  # (n, M), float64, finite
+    *,
+    previous: list[dict[str, torch.Tensor]] | None = None,
+) -> tuple[list[SingleTaskGP], list[dict[str, torch.Tensor]]]:
+    """Fit one GP per column of ``Y`` by maximising the marginal likelihood.
+
+    ``previous`` (hyperparameters of an earlier fit) warm-starts the optimizer. A fit that
+    fails falls back to the previous hyperparameters, else to BoTorch's defaults, with a
+    :class:`SurrogateWarning`. Returns the models and their hyperparameters for next time.
+    """
+    from botorch.exceptions.errors import ModelFittingError
+    from botorch.exceptions.warnings import InputDataWarning
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    models, states = [], []
+    for j in range(Y.shape[-1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InputDataWarning)  # constant or single outputs
+            model = SingleTaskGP(X, Y[:, j : j + 1])
+        warm = previous[j] if previous is not None and j < len(previous) else None
+        if warm is not None:
+            model.load_state_dict(warm, strict=False)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # BoTorch's retry chatter; failures raise.
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        except (ModelFittingError, RuntimeError, ValueError) as err:
+            fallback = "previous hyperparameters" if warm is not None else "default ones"
+            warnings.warn(
+                f"GP fit of output {j} failed ({err!s:.200}); using {fallback}.",
+                SurrogateWarning,
+                stacklevel=2,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", InputDataWarning)
+                model = SingleTaskGP(X, Y[:, j : j + 1])
+            if warm is not None:
+                model.load_state_dict(warm, strict=False)
+        model.eval()
+        models.append(model)
+        states.append(_hyperparameters(model))
+    return models, states
+
+
+@dataclass
+class _Factor:
+    kernel: torch.nn.Module  # float32 copy of the fitted kernel
+    X: torch.Tensor  # (n', D) training + pending inputs
+    alpha: torch.Tensor  # (n',)  K^-1 (y - c)
+    L_inv: torch.Tensor  # (n', n') inverse of the Cholesky factor of K
+    constant: float  # GP prior mean (standardized units)
+    y_mean: float  # outcome transform: y = y_mean + y_std * f
+    y_std: float
+
+
+class CachedPosterior:
+    """Posterior marginals of independent GPs at many points, by cached factorization."""
+
+    def __init__(
+        self,
+        models: list[SingleTaskGP],
+        *,
+        pending: torch.Tensor | None = None,  # (p, D) points being evaluated elsewhere
+        device: torch.device,
+    ) -> None:
+        from linear_operator.utils.cholesky import psd_safe_cholesky
+
+        self.device = device
+        self._factors: list[_Factor] = []
+        for model in models:
+            gp: Any = model  # GPyTorch's dynamic attributes defeat static typing
+            X = gp.train_inputs[0]  # (n, D), float64
+            y = gp.train_targets  # (n,), standardized
+            noise = gp.likelihood.noise.detach().reshape(())
+            constant = float(gp.mean_module.constant.detach())
+            kernel = gp.covar_module
+            if pending is not None and len(pending) > 0:
+                with torch.no_grad():
+                    # Kriging believer: the mean at a pending point becomes its value.
+                    k_pn = kernel(pending, X).to_dense()  # (p, n)
+                    K = kernel(X, X).to_dense() + noise * torch.eye(len(X))
+                    believed = constant + k_pn @ torch.linalg.solve(K, y - constant)
+                X = torch.cat([X, pending])
+                y = torch.cat([y, believed])
+            with torch.no_grad():
+                K = kernel(X, X).to_dense() + noise * torch.eye(len(X), dtype=X.dtype)
+                L = psd_safe_cholesky(K)  # raises NotPSDError when hopeless
+                alpha = torch.cholesky_solve((y - constant).unsqueeze(-1), L).squeeze(-1)
+                eye = torch.eye(len(X), dtype=X.dtype)
+                L_inv = torch.linalg.solve_triangular(L, eye, upper=False)
+            tf = gp.outcome_transform
+            self._factors.append(
+                _Factor(
+                    kernel=copy.deepcopy(kernel).to(device=device, dtype=torch.float32),
+                    X=X.to(device=device, dtype=torch.float32),
+                    alpha=alpha.to(device=device, dtype=torch.float32),
+                    L_inv=L_inv.to(device=device, dtype=torch.float32),
+                    constant=constant,
+                    y_mean=float(tf.means.reshape(())),
+                    y_std=float(tf.stdvs.reshape(())),
+                )
+            )
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self._factors)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of every output at ``x``: ``(B, D)`` -> 2 x ``(B, M)``."""
+        x = x.to(device=self.device, dtype=torch.float32)
+        means, stds = [], []
+        for f in self._factors:
+            k = f.kernel(x, f.X).to_dense()  # (B, n')
+            prior_var = f.kernel(x, x, diag=True)  # (B,)
+            mean = f.constant + k @ f.alpha
+            var = (prior_var - (k @ f.L_inv.T).square().sum(-1)).clamp_min(1e-10)
+            means.append(f.y_mean + f.y_std * mean)
+            stds.append(f.y_std * var.sqrt())
+        return torch.stack(means, -1), torch.stack(stds, -1)

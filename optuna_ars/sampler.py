@@ -1,0 +1,456 @@
+"""ARSSampler: the Optuna glue around the pure modules of Algorithm 1.
+
+Orchestration only: read trials from storage, encode them (``_search_space``), fit the
+surrogate (``_surrogate``), build the reward (``_reward``), pick start states (``_pareto``),
+train and roll out the policies (``_ars``), decode and publish the proposal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import json
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+import warnings
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+from optuna.samplers import BaseSampler
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_ars._search_space import ParamSpec
+from optuna_ars._startup import derive_seed
+from optuna_ars._startup import lhs_unit_value
+
+if TYPE_CHECKING:
+    from optuna_ars._ars import ARSConfig
+    from optuna_ars._ars import Proposal
+    from optuna_ars._search_space import SearchSpace
+
+_logger = logging.getLogger(__name__)
+
+_RELATIVE_PARAMS_KEY = "ars:relative_params"
+_DESIGN_SEED_KEY = "ars:design_seed"
+_SYSTEM_ATTR_MAX_LENGTH = 2045  # RDBStorage limit on one attribute value.
+
+
+class ARSSampler(BaseSampler):
+    """Multi-objective Bayesian optimization with an ensemble of ARS-trained MLP policies.
+
+    Deutel et al., "Augmented Random Search for Multi-Objective Bayesian Optimization of Neural
+    Networks", Algorithm 1. Per suggestion: fit one GP per objective and per constraint
+    (BoTorch), draw Chebyshev weights λ from the simplex (Eq. 7), start ``n_policies``
+    policies at k-means centres of the feasible Pareto front, train them by ARS (Eq. 3-6) on
+    the qMC reward of Eq. 8 (weighted by the probability of feasibility), and propose the best
+    state of the best policy's rollout. The first ``n_startup_trials`` trials are a Latin
+    hypercube. With one objective the scalarization is the (normalised) objective itself.
+
+    Args:
+        seed: Seed for reproducible single-process studies. Per-trial randomness is derived
+            from ``(seed, trial.number)``, so parallel workers with one seed still differ.
+        n_startup_trials: Latin-hypercube trials before the model is used.
+        n_policies: [L] competing policies.
+        n_directions: [N] random directions per ARS update.
+        top_fraction: [k] share of directions used in an update (paper: 1 %).
+        horizon: [H] rollout length.
+        step_size: [α] ARS learning rate.
+        noise: [ν] exploration noise of the directions.
+        hidden: hidden width of the two-layer MLP policies (paper: 64).
+        n_iterations: ARS updates per suggestion.
+        max_step: [δ] largest move of one unit-cube coordinate per policy step.
+        n_qmc_samples: quasi-Monte-Carlo posterior samples per reward evaluation.
+        rho: [ρ] augmentation weight of the Chebyshev scalarization (Eq. 7).
+        penalty: factor on negative improvement in Eq. 8 (paper: 1e-3).
+        objective_bounds: ``(low, high)`` per objective to normalise by, in the study's own
+            units; default: the observed range.
+        device: torch device for the rollouts; default CUDA when available, else CPU.
+        independent_sampler: sampler for parameters outside the relative search space
+            (default: ``RandomSampler``).
+        warn_independent_sampling: log when a parameter is sampled independently.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        n_startup_trials: int = 10,
+        n_policies: int = 5,
+        n_directions: int = 400,
+        top_fraction: float = 0.05,
+        horizon: int = 4,
+        step_size: float = 0.02,
+        noise: float = 0.02,
+        hidden: int = 64,
+        n_iterations: int = 20,
+        max_step: float = 0.25,
+        n_qmc_samples: int = 32,
+        rho: float = 0.005,
+        penalty: float = 1e-3,
+        objective_bounds: Sequence[tuple[float, float]] | None = None,
+        device: str | None = None,
+        independent_sampler: BaseSampler | None = None,
+        warn_independent_sampling: bool = True,
+    ) -> None:
+        from optuna_ars._ars import ARSConfig
+
+        _check_int("n_startup_trials", n_startup_trials, 0)
+        _check_int("n_policies", n_policies, 1)
+        _check_int("n_directions", n_directions, 1)
+        _check_int("horizon", horizon, 1)
+        _check_int("hidden", hidden, 1)
+        _check_int("n_iterations", n_iterations, 0)
+        _check_int("n_qmc_samples", n_qmc_samples, 1)
+        for name, value in [("step_size", step_size), ("noise", noise), ("max_step", max_step)]:
+            _check_positive(name, value)
+        for name, value in [("rho", rho), ("penalty", penalty)]:
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not (np.isfinite(top_fraction) and 0 < top_fraction <= 1):
+            raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
+        if seed is not None and not isinstance(seed, int | np.integer):
+            raise ValueError(f"seed must be an int or None, got {seed!r}")
+        if objective_bounds is not None:
+            objective_bounds = [tuple(map(float, b)) for b in objective_bounds]  # type: ignore[misc]
+            for b in objective_bounds:
+                if len(b) != 2 or not (np.isfinite(b).all() and b[0] < b[1]):
+                    raise ValueError(f"objective_bounds must be finite (low, high) pairs, got {b}")
+        self._device_name = _check_device(device)
+
+        self._seed = None if seed is None else int(seed)
+        self._rng = np.random.RandomState(seed)
+        self._config: ARSConfig = ARSConfig(
+            n_directions=n_directions,
+            top_fraction=top_fraction,
+            horizon=horizon,
+            step_size=step_size,
+            noise=noise,
+            hidden=hidden,
+            n_iterations=n_iterations,
+            max_step=max_step,
+        )
+        self._n_startup_trials = n_startup_trials
+        self._n_policies = n_policies
+        self._n_qmc_samples = n_qmc_samples
+        self._rho = rho
+        self._penalty = penalty
+        self._objective_bounds = objective_bounds
+        self._independent_sampler = independent_sampler or optuna.samplers.RandomSampler(seed=seed)
+        self._warn_independent_sampling = warn_independent_sampling
+        self._intersection = optuna.search_space.IntersectionSearchSpace()
+        # Warm starts for the GP fits, keyed by (input width, outputs): a speed-up only; a
+        # process without it proposes from storage alone.
+        self._gp_cache: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    # -- Optuna's sampler interface ------------------------------------------------------
+
+    def reseed_rng(self) -> None:
+        self._rng = np.random.RandomState()
+        self._independent_sampler.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {n: d for n, d in self._intersection.calculate(study).items() if not d.single()}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        trials = study._get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING), use_cache=False
+        )
+        names = list(search_space)
+        done = [
+            t
+            for t in trials
+            if t.state == TrialState.COMPLETE
+            and all(n in t.params for n in names)
+            and not np.isnan(t.values).any()
+        ]
+        if len(done) < max(self._n_startup_trials, 1):
+            return {}
+        pending = [
+            p
+            for t in trials
+            if t.state == TrialState.RUNNING
+            and t.number != trial.number
+            and all(n in (p := _published_params(t)) for n in names)
+        ]
+        started = time.perf_counter()
+        seed = self._trial_seed(trial)
+        space = _search_space(search_space)
+        cons = _constraints(done)  # (n, c); inconsistent keys are the user's error: raise
+        try:
+            x, attrs = self._propose(study, done, cons, pending, search_space, space, seed)
+        except (RuntimeError, ValueError, ArithmeticError) as err:  # never crash the study
+            warnings.warn(
+                f"ARSSampler could not propose for trial {trial.number} ({err!s:.200}); "
+                "using a random point.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            x, attrs = np.random.default_rng(seed).random(space.dim), {"ars:fallback": "random"}
+        values = space.decode(x)
+        params = {
+            n: d.to_external_repr(v)
+            for (n, d), v in zip(search_space.items(), values, strict=True)
+        }
+        attrs["ars:seconds"] = round(time.perf_counter() - started, 4)
+        for key, value in attrs.items():
+            study._storage.set_trial_user_attr(trial._trial_id, key, value)
+        text = json.dumps(params)
+        for i in range(0, len(text), _SYSTEM_ATTR_MAX_LENGTH):
+            study._storage.set_trial_system_attr(
+                trial._trial_id,
+                f"{_RELATIVE_PARAMS_KEY}:{i // _SYSTEM_ATTR_MAX_LENGTH}",
+                text[i : i + _SYSTEM_ATTR_MAX_LENGTH],
+            )
+        return params
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        n_done = len(study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        if n_done < self._n_startup_trials or n_done == 0:
+            u = lhs_unit_value(
+                seed=self._design_seed(study),
+                param=param_name,
+                trial_number=trial.number,
+                n_rows=max(self._n_startup_trials, 1),
+            )
+            spec = _to_spec(param_distribution)
+            return param_distribution.to_external_repr(spec.from_unit(u))
+        if self._warn_independent_sampling:
+            _logger.warning(
+                f"The parameter '{param_name}' in trial#{trial.number} is sampled independently "
+                f"by {self._independent_sampler.__class__.__name__} instead of ARSSampler: it is "
+                "outside the search space shared by all completed trials."
+            )
+        return self._independent_sampler.sample_independent(
+            study, trial, param_name, param_distribution
+        )
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._independent_sampler.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._independent_sampler.after_trial(study, trial, state, values)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _trial_seed(self, trial: FrozenTrial) -> int:
+        if self._seed is not None:
+            return derive_seed(self._seed, trial.number)
+        with self._lock:
+            return int(self._rng.randint(2**31 - 1))
+
+    def _design_seed(self, study: optuna.Study) -> int:
+        if self._seed is not None:
+            return self._seed
+        # One design per study, shared by all workers through storage.
+        attrs = study._storage.get_study_system_attrs(study._study_id)
+        if _DESIGN_SEED_KEY not in attrs:
+            with self._lock:
+                value = int(self._rng.randint(2**31 - 1))
+            study._storage.set_study_system_attr(study._study_id, _DESIGN_SEED_KEY, value)
+            attrs = study._storage.get_study_system_attrs(study._study_id)
+        return int(attrs[_DESIGN_SEED_KEY])
+
+    def _propose(
+        self,
+        study: optuna.Study,
+        trials: list[FrozenTrial],
+        cons: np.ndarray,
+        pending: list[dict[str, Any]],
+        search_space: dict[str, BaseDistribution],
+        space: SearchSpace,
+        seed: int,
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        import torch
+
+        from optuna_ars import _ars
+        from optuna_ars import _pareto
+        from optuna_ars import _reward
+        from optuna_ars import _surrogate
+
+        device = torch.device(self._device_name)
+        sign = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
+        losses = _clip_inf(np.array([t.values for t in trials]) * sign)  # (n, m)
+        m = losses.shape[1]
+        X = torch.as_tensor(space.encode(_internal(trials, search_space)))  # (n, D)
+        Y = torch.as_tensor(np.concatenate([losses, cons], 1))  # (n, m + c)
+        feasible = torch.as_tensor((cons <= 0).all(1))  # (n,)
+
+        key = (space.dim, Y.shape[1])
+        with self._lock:
+            previous = self._gp_cache.get(key)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            models, states = _surrogate.fit_gps(X, Y, previous=previous)
+        with self._lock:
+            self._gp_cache[key] = states
+        X_pending = (
+            torch.as_tensor(space.encode(_internal_params(pending, search_space)))
+            if pending
+            else None
+        )
+        posterior = _surrogate.CachedPosterior(models, pending=X_pending, device=device)
+
+        from botorch.sampling.qmc import NormalQMCEngine
+        from botorch.utils.sampling import sample_simplex
+
+        weights = sample_simplex(m, seed=seed, dtype=torch.float32)[0]  # (m,)
+        if self._objective_bounds is not None:
+            bounds = np.sort(np.array(self._objective_bounds).T * sign, axis=0)  # (2, m)
+        else:
+            bounds = np.stack([losses.min(0), losses.max(0)])
+        scalarize = _reward.chebyshev(
+            weights.to(device),
+            torch.as_tensor(bounds, dtype=torch.float32, device=device),
+            rho=self._rho,
+        )
+        observed = scalarize(torch.as_tensor(losses, dtype=torch.float32, device=device)).cpu()
+        best = float(observed[feasible].max()) if bool(feasible.any()) else None
+        base_samples = NormalQMCEngine(d=m, seed=seed).draw(self._n_qmc_samples)  # (S, m)
+        assert base_samples is not None  # draw() returns None only with out= given
+        reward = _reward.make_reward(
+            posterior,
+            n_objectives=m,
+            base_samples=base_samples.to(device=device, dtype=torch.float32),
+            scalarize=scalarize,
+            best=best,
+            penalty=self._penalty,
+        )
+        violation = torch.as_tensor(np.clip(cons, 0, None).sum(1), dtype=torch.float32)
+        score = torch.where(feasible, observed, observed.min() - 1.0 - violation)
+        starts = _pareto.start_states(
+            X,
+            _pareto.feasible_pareto_mask(torch.as_tensor(losses), feasible),
+            score,
+            n_states=self._n_policies,
+            seed=seed,
+        )
+        generator = torch.Generator(device=device).manual_seed(seed)
+        proposal: Proposal = _ars.train_and_propose(
+            reward,
+            starts.to(device=device, dtype=torch.float32),
+            self._config,
+            generator=generator,
+        )
+        predicted = posterior(proposal.x[None])[0][0, :m].cpu().numpy() * sign
+        attrs: dict[str, Any] = {
+            "ars:policy": proposal.policy,
+            "ars:weights": [round(float(w), 6) for w in weights],
+            "ars:predicted_values": [float(v) for v in predicted],
+            "ars:reward": proposal.reward,
+        }
+        return proposal.x.double().cpu().numpy(), attrs
+
+
+# -- helpers: Optuna types <-> plain arrays ------------------------------------------------
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if not isinstance(value, int | float) or not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def _check_device(device: str | None) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device name, got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but CUDA is not available")
+    return str(dev)
+
+
+def _to_spec(dist: BaseDistribution) -> ParamSpec:
+    if isinstance(dist, CategoricalDistribution):
+        return ParamSpec(n_choices=len(dist.choices))
+    if isinstance(dist, FloatDistribution | IntDistribution):
+        step = None if dist.step is None or dist.log else float(dist.step)
+        if isinstance(dist, IntDistribution):
+            step = float(dist.step)
+        return ParamSpec(low=float(dist.low), high=float(dist.high), log=dist.log, step=step)
+    raise ValueError(f"unsupported distribution {dist!r}")
+
+
+def _search_space(search_space: dict[str, BaseDistribution]) -> SearchSpace:
+    from optuna_ars._search_space import SearchSpace
+
+    return SearchSpace([_to_spec(d) for d in search_space.values()])
+
+
+def _internal_params(
+    params: list[dict[str, Any]], search_space: dict[str, BaseDistribution]
+) -> np.ndarray:  # (n, P)
+    return np.array([[d.to_internal_repr(p[n]) for n, d in search_space.items()] for p in params])
+
+
+def _internal(trials: list[FrozenTrial], search_space: dict[str, BaseDistribution]) -> np.ndarray:
+    return _internal_params([t.params for t in trials], search_space)
+
+
+def _clip_inf(values: np.ndarray) -> np.ndarray:
+    """Replace ±inf by the largest / smallest finite value of its column (0 if none)."""
+    out = values.astype(float).copy()
+    for j in range(out.shape[1]):
+        col = out[:, j]
+        finite = col[np.isfinite(col)]
+        hi, lo = (finite.max(), finite.min()) if len(finite) else (0.0, 0.0)
+        out[:, j] = np.where(col == np.inf, hi, np.where(col == -np.inf, lo, col))
+    return out
+
+
+def _constraints(trials: list[FrozenTrial]) -> np.ndarray:
+    """Constraint values ``(n, c)`` with keys sorted; the same keys are required of all."""
+    keys = [sorted(t.constraints) for t in trials]
+    if any(k != keys[0] for k in keys):
+        bad = next(i for i, k in enumerate(keys) if k != keys[0])
+        raise ValueError(
+            f"every trial must set the same constraint keys: trial {trials[0].number} set "
+            f"{keys[0]}, trial {trials[bad].number} set {keys[bad]}"
+        )
+    vals = np.array([[t.constraints[k] for k in keys[0]] for t in trials], dtype=float)
+    return _clip_inf(vals.reshape(len(trials), len(keys[0])))
+
+
+def _published_params(trial: FrozenTrial) -> dict[str, Any]:
+    """A running trial's full proposal (from its system attrs) updated with its own params."""
+    chunks: list[str] = []
+    while (chunk := trial.system_attrs.get(f"{_RELATIVE_PARAMS_KEY}:{len(chunks)}")) is not None:
+        chunks.append(chunk)
+    params: dict[str, Any] = json.loads("".join(chunks)) if chunks else {}
+    params.update(trial.params)
+    return params

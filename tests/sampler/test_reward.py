@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from optuna_ars._reward import chebyshev
+from optuna_ars._reward import log_pof
+from optuna_ars._reward import make_reward
+from optuna_ars._reward import penalized_improvement
+
+
+def test_chebyshev_matches_hand_computed_values() -> None:
+    # Losses normalised by bounds [0, 10] x [0, 2]; λ = (0.25, 0.75), ρ = 0.005.
+    scal = chebyshev(
+        torch.tensor([0.25, 0.75]), torch.tensor([[0.0, 0.0], [10.0, 2.0]]), rho=0.005
+    )
+    losses = torch.tensor([[5.0, 1.0], [10.0, 0.0], [0.0, 2.0]])
+    # normalised: (0.5, 0.5), (1, 0), (0, 1)
+    # weighted:   (0.125, 0.375), (0.25, 0), (0, 0.75)
+    expected = -torch.tensor([0.375 + 0.005 * 0.5, 0.25 + 0.005 * 0.25, 0.75 + 0.005 * 0.75])
+    torch.testing.assert_close(scal(losses), expected)
+
+
+def test_chebyshev_with_a_constant_objective_stays_finite() -> None:
+    scal = chebyshev(torch.tensor([0.5, 0.5]), torch.tensor([[1.0, 0.0], [1.0, 4.0]]), rho=0.0)
+    assert torch.isfinite(scal(torch.tensor([[1.0, 2.0], [3.0, 2.0]]))).all()
+
+
+def test_penalized_improvement_is_eq_8() -> None:
+    r = penalized_improvement(torch.tensor([3.0, 1.0, -1.0]), 1.0, penalty=1e-3)
+    torch.testing.assert_close(r, torch.tensor([2.0, 0.0, -2e-3]))
+
+
+def test_log_pof_multiplies_independent_constraints() -> None:
+    lp = log_pof(torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 1.0]]))
+    torch.testing.assert_close(lp.exp(), torch.tensor([0.25]))
+
+
+def _posterior(mean: torch.Tensor, std: torch.Tensor):  # type: ignore[no-untyped-def]
+    def post(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return mean.expand(len(x), -1), std.expand(len(x), -1)
+
+    return post
+
+
+def test_reward_is_monotone_in_feasibility_for_both_signs() -> None:
+    scal = chebyshev(torch.tensor([1.0]), torch.tensor([[0.0], [1.0]]), rho=0.0)
+    z = torch.zeros(1, 1)  # one sample at the mean
+    for best, sign in ((-0.9, -1), (-0.1, 1)):  # objective mean 0.5 -> scalarized -0.5
+        rewards = []
+        for c_mean in (2.0, 0.0, -2.0):  # constraint less and less likely violated
+            post = _posterior(torch.tensor([[0.5, c_mean]]), torch.tensor([[0.1, 1.0]]))
+            fn = make_reward(
+                post, n_objectives=1, base_samples=z, scalarize=scal, best=best, penalty=1e-3
+            )
+            rewards.append(float(fn(torch.zeros(1, 2))))
+        assert rewards[0] < rewards[1] < rewards[2], (sign, rewards)
+
+
+def test_reward_without_feasible_point_is_log_pof() -> None:
+    post = _posterior(torch.tensor([[0.5, 0.0]]), torch.tensor([[0.1, 1.0]]))
+    fn = make_reward(
+        post,
+        n_objectives=1,
+        base_samples=torch.zeros(1, 1),
+        scalarize=lambda y: -y[..., 0],
+        best=None,
+        penalty=1e-3,
+    )
+    assert float(fn(torch.zeros(3, 2))[0]) == pytest.approx(float(torch.tensor(0.5).log()))
+
+
+def test_reward_averages_qmc_samples() -> None:
+    post = _posterior(torch.tensor([[0.0]]), torch.tensor([[1.0]]))
+    base = torch.tensor([[-1.0], [1.0]])
+    fn = make_reward(
+        post,
+        n_objectives=1,
+        base_samples=base,
+        scalarize=lambda y: y[..., 0],
+        best=0.0,
+        penalty=1e-3,
+    )
+    # samples -1 and +1 -> rewards -1e-3 and 1 -> mean (1 - 1e-3) / 2
+    assert float(fn(torch.zeros(1, 1))[0]) == pytest.approx((1 - 1e-3) / 2)

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+import pytest
+
+from optuna_ars import ARSSampler
+from optuna_ars import sampler as sampler_module
+from tests.sampler.test_optuna_suite import small_sampler
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _constrained_biobjective(trial: optuna.Trial) -> tuple[float, float]:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    y = trial.suggest_float("y", -2.0, 2.0)
+    k = trial.suggest_int("k", 1, 64, log=True)
+    c = trial.suggest_categorical("c", ["a", "b", "c"])
+    trial.set_constraint("budget", x + abs(y) - 1.5)  # <= 0 feasible
+    bonus = {"a": 0.0, "b": 0.1, "c": 0.3}[c]
+    return x + bonus + 0.01 * math.log(k), (1 - x) ** 2 + y**2
+
+
+def test_constrained_smoke_study_with_two_workers() -> None:
+    sampler = small_sampler(n_startup_trials=8, n_directions=64, n_iterations=5, seed=0)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    study.optimize(_constrained_biobjective, n_trials=25, n_jobs=2)
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(trials) == 25
+    for t in trials:
+        assert 0.0 <= t.params["x"] <= 1.0 and -2.0 <= t.params["y"] <= 2.0
+        assert 1 <= t.params["k"] <= 64 and isinstance(t.params["k"], int)
+        assert t.params["c"] in ("a", "b", "c")
+    feasible_front = [t for t in study.best_trials if t.constraints["budget"] <= 0]
+    assert feasible_front
+    modelled = [t for t in trials if "ars:policy" in t.user_attrs]
+    assert len(modelled) >= 25 - 8 - 2  # the rest: start-up design (2 may start concurrently)
+    for t in modelled:
+        assert 0 <= t.user_attrs["ars:policy"] < 2
+        assert len(t.user_attrs["ars:predicted_values"]) == 2
+        assert sum(t.user_attrs["ars:weights"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_startup_trials_are_a_latin_hypercube() -> None:
+    n = 6
+    study = optuna.create_study(sampler=ARSSampler(n_startup_trials=n, seed=4))
+    study.optimize(lambda t: t.suggest_float("x", 0, 6) + t.suggest_float("y", 0, 6), n_trials=n)
+    for name in ("x", "y"):
+        strata = sorted(int(t.params[name]) for t in study.trials)
+        assert strata == list(range(n))
+
+
+def test_seeded_single_objective_studies_are_reproducible() -> None:
+    def run() -> list[float]:
+        study = optuna.create_study(sampler=small_sampler(n_startup_trials=4, seed=7))
+        study.optimize(lambda t: (t.suggest_float("x", -3, 3) - 1) ** 2, n_trials=8)
+        return [t.params["x"] for t in study.trials]
+
+    first, second = run(), run()
+    assert first == second
+    assert len(set(first)) == len(first)
+
+
+def test_proposal_is_published_for_other_workers() -> None:
+    long_name = "p" * 3000  # longer than one RDB attribute value
+    space = {long_name: optuna.distributions.FloatDistribution(0, 1)}
+    study = optuna.create_study(sampler=small_sampler(n_startup_trials=2, seed=1))
+    for _ in range(2):
+        study.tell(study.ask(space), 1.0)
+    trial = study.ask()  # relative sampling runs lazily at the first suggest
+    value = trial.suggest_float(long_name, 0, 1)
+    frozen = study._storage.get_trial(trial._trial_id)
+    chunks = [k for k in frozen.system_attrs if k.startswith("ars:relative_params:")]
+    assert len(chunks) == 2
+    assert sampler_module._published_params(frozen) == {long_name: value}
+
+
+def test_running_trials_are_pending_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    original = sampler_module.ARSSampler._propose
+
+    def spy(self: ARSSampler, *args: Any) -> Any:
+        seen.append(args[3])  # pending parameter dicts
+        return original(self, *args)
+
+    monkeypatch.setattr(sampler_module.ARSSampler, "_propose", spy)
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study = optuna.create_study(sampler=small_sampler(n_startup_trials=3, seed=2))
+    for _ in range(3):
+        t = study.ask(space)
+        study.tell(t, t.params["x"])
+    a = study.ask(space)  # stays RUNNING
+    study.ask(space)
+    assert seen[0] == [] and seen[1] == [{"x": a.params["x"]}]
+
+
+def test_failed_pruned_nan_and_inf_trials_are_handled() -> None:
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study = optuna.create_study(sampler=small_sampler(n_startup_trials=1, seed=3))
+    study.tell(study.ask(space), state=TrialState.FAIL)
+    study.tell(study.ask(space), state=TrialState.PRUNED)
+    study.tell(study.ask(space), float("nan"))  # Optuna stores this as FAIL
+    study.tell(study.ask(space), float("inf"))  # the only usable point, clipped
+    t = study.ask(space)
+    assert 0.0 <= t.params["x"] <= 1.0
+    assert "ars:policy" in study._storage.get_trial(t._trial_id).user_attrs
+
+
+def test_inconsistent_constraint_keys_are_a_clear_error() -> None:
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    study = optuna.create_study(sampler=small_sampler(n_startup_trials=2))
+    for key in ("a", "b"):
+        t = study.ask(space)
+        t.set_constraint(key, 0.0)
+        study.tell(t, 1.0)
+    with pytest.raises(ValueError, match=r"same constraint keys.*\['a'\].*\['b'\]"):
+        study.ask(space)
+
+
+def test_numerical_failure_falls_back_to_a_random_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    from linear_operator.utils.errors import NotPSDError
+
+    from optuna_ars import _surrogate
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise NotPSDError("injected")
+
+    monkeypatch.setattr(_surrogate, "CachedPosterior", broken)
+    space = {"x": optuna.distributions.FloatDistribution(-5, 5)}
+    study = optuna.create_study(sampler=small_sampler(n_startup_trials=2, seed=5))
+    for _ in range(2):
+        study.tell(study.ask(space), 0.0)
+    with pytest.warns(RuntimeWarning, match="random point"):
+        t = study.ask(space)
+    assert -5 <= t.params["x"] <= 5
+    assert study._storage.get_trial(t._trial_id).user_attrs["ars:fallback"] == "random"
+
+
+def test_parameters_outside_the_shared_space_go_to_the_independent_sampler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    study = optuna.create_study(sampler=small_sampler(n_startup_trials=2, seed=6))
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0, 1)
+        if trial.number >= 2:
+            trial.suggest_float(f"z{trial.number}", 0, 1)
+        return x
+
+    optuna.logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.WARNING):
+            study.optimize(objective, n_trials=4)
+    finally:
+        optuna.logging.disable_propagation()
+    assert "'z3' in trial#3 is sampled independently" in caplog.text
+    assert all(0 <= t.params["x"] <= 1 for t in study.trials)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_policies": 0}, "n_policies"),
+        ({"n_directions": 2.5}, "n_directions"),
+        ({"horizon": -1}, "horizon"),
+        ({"top_fraction": 0.0}, "top_fraction"),
+        ({"top_fraction": 1.5}, "top_fraction"),
+        ({"step_size": float("nan")}, "step_size"),
+        ({"noise": 0}, "noise"),
+        ({"max_step": -0.1}, "max_step"),
+        ({"penalty": -1.0}, "penalty"),
+        ({"rho": float("inf")}, "rho"),
+        ({"n_qmc_samples": 0}, "n_qmc_samples"),
+        ({"n_startup_trials": True}, "n_startup_trials"),
+        ({"seed": "zero"}, "seed"),
+        ({"objective_bounds": [(1.0, 0.0)]}, "objective_bounds"),
+        ({"device": "not-a-device"}, "device"),
+    ],
+)
+def test_invalid_arguments_name_the_bad_value(kwargs: dict[str, Any], name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        ARSSampler(**kwargs)
+
+
+def test_default_device_is_cpu_without_cuda() -> None:
+    import torch
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert ARSSampler()._device_name == expected
+    assert np.isfinite(ARSSampler(objective_bounds=[(0.0, 1.0)])._objective_bounds).all()  # type: ignore[arg-type]

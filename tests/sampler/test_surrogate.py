@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from optuna_ars import _surrogate
+from optuna_ars._surrogate import CachedPosterior
+from optuna_ars._surrogate import SurrogateWarning
+from optuna_ars._surrogate import fit_gps
+
+
+def _data(n: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(n, 3, generator=g, dtype=torch.float64)
+    Y = torch.stack([torch.sin(6 * X[:, 0]) + X[:, 1], 100 * X[:, 2] ** 2], -1)
+    return X, Y
+
+
+def test_cached_posterior_matches_botorch_posterior() -> None:
+    X, Y = _data()
+    models, _ = fit_gps(X, Y)
+    post = CachedPosterior(models, device=torch.device("cpu"))
+    q = torch.rand(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    mean, std = post(q)
+    for j, model in enumerate(models):
+        p = model.posterior(q)
+        ref_mean = p.mean.squeeze(-1)
+        ref_std = (p.variance.squeeze(-1) - model.likelihood.noise.squeeze() * 0).sqrt()
+        torch.testing.assert_close(
+            mean[:, j].double(), ref_mean, rtol=1e-3, atol=1e-3 * Y[:, j].std()
+        )
+        torch.testing.assert_close(
+            std[:, j].double(), ref_std, rtol=2e-2, atol=1e-3 * Y[:, j].std()
+        )
+
+
+def test_pending_points_keep_their_mean_and_lose_their_variance() -> None:
+    X, Y = _data()
+    models, _ = fit_gps(X, Y)
+    plain = CachedPosterior(models, device=torch.device("cpu"))
+    grid = torch.rand(500, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    pending = grid[plain(grid)[1][:, 0].argmax()][None]  # the most uncertain point
+    believer = CachedPosterior(models, pending=pending, device=torch.device("cpu"))
+    m0, s0 = plain(pending)
+    m1, s1 = believer(pending)
+    torch.testing.assert_close(m1, m0, rtol=1e-3, atol=1e-3)
+    # One extra observation with noise variance n at a point of variance v leaves v n / (v + n).
+    noise = torch.tensor(
+        [float(m.likelihood.noise) * float(m.outcome_transform.stdvs) ** 2 for m in models]
+    )
+    torch.testing.assert_close(s1**2, s0**2 * noise / (s0**2 + noise), rtol=0.05, atol=1e-6)
+    assert (s1 < s0).all()
+
+
+def test_failed_fit_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, Y = _data()
+    _, states = fit_gps(X, Y)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("injected")
+
+    import botorch.fit
+
+    monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", broken)
+    with pytest.warns(SurrogateWarning, match="previous hyperparameters"):
+        models, _ = fit_gps(X, Y, previous=states)
+    for model, state in zip(models, states, strict=True):
+        for k, v in model.named_parameters():
+            torch.testing.assert_close(v, state[k])
+    with pytest.warns(SurrogateWarning, match="default"):
+        models, _ = fit_gps(X, Y)
+    mean, _ = CachedPosterior(models, device=torch.device("cpu"))(X)
+    assert torch.isfinite(mean).all()
+    assert _surrogate  # module under test imported for monkeypatching above
