@@ -1,0 +1,219 @@
+"""Sampler benchmark: hypervolume and seconds per suggestion, samplers side by side.
+
+Problems are BoTorch's multi-objective test functions (minimised, with their reference points
+and known maximal hypervolumes); constrained ones report ``-slack`` through
+``trial.set_constraint``. Every (problem, sampler, seed) runs in this process, one after the
+other, so the figures of one table come from one machine state.
+
+    python -m studies.benchmark --problems BraninCurrin --samplers ars,gp,tpe --seeds 3 \\
+        --trials 50 --out results/bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import json
+from pathlib import Path
+import statistics
+import time
+from typing import Any
+import warnings
+
+import numpy as np
+import optuna
+
+PROBLEMS = (
+    "BraninCurrin",
+    "VehicleSafety",
+    "CarSideImpact",
+    "DTLZ2",
+    "Penicillin",
+    "DiscBrake",
+    "C2DTLZ2",
+    "ConstrainedBraninCurrin",
+)
+SAMPLERS = ("ars", "gp", "tpe", "nsga2", "random", "botorch-parego", "botorch")
+
+
+def make_problem(name: str) -> Any:
+    """A BoTorch test problem in minimisation form (``negate=False``)."""
+    from botorch.test_functions import multi_objective as mo
+
+    if name == "DTLZ2":
+        return mo.DTLZ2(dim=6, num_objectives=2)
+    if name == "C2DTLZ2":
+        return mo.C2DTLZ2(dim=6, num_objectives=2)
+    return getattr(mo, name)()
+
+
+def make_sampler(
+    name: str, seed: int, n_startup: int, **ars_kwargs: Any
+) -> optuna.samplers.BaseSampler:
+    """A sampler by short name; ``ars_kwargs`` go to ARSSampler."""
+    if name == "ars":
+        from optuna_ars import ARSSampler
+
+        return ARSSampler(seed=seed, n_startup_trials=n_startup, **ars_kwargs)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=n_startup)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name in ("botorch", "botorch-parego"):
+        from optuna_integration import BoTorchSampler
+        from optuna_integration.botorch import qparego_candidates_func
+
+        candidates = qparego_candidates_func if name == "botorch-parego" else None
+        return BoTorchSampler(candidates_func=candidates, n_startup_trials=n_startup, seed=seed)
+    raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
+
+
+def _objective(problem: Any) -> Callable[[optuna.Trial], tuple[float, ...]]:
+    import torch
+
+    bounds = problem.bounds.double()  # (2, d)
+    constrained = hasattr(problem, "evaluate_slack")
+
+    def objective(trial: optuna.Trial) -> tuple[float, ...]:
+        x = torch.tensor(
+            [
+                [
+                    trial.suggest_float(f"x{i}", float(lo), float(hi))
+                    for i, (lo, hi) in enumerate(bounds.T.tolist())
+                ]
+            ],
+            dtype=torch.float64,
+        )
+        if constrained:
+            for j, s in enumerate(problem.evaluate_slack(x)[0].tolist()):
+                trial.set_constraint(f"c{j}", -s)
+        return tuple(float(v) for v in problem(x)[0])
+
+    return objective
+
+
+def normalized_hypervolume(values: np.ndarray, feasible: np.ndarray, problem: Any) -> float:
+    """Hypervolume of the feasible points w.r.t. the problem's reference point, over its max."""
+    from optuna._hypervolume import compute_hypervolume
+
+    ref = problem.ref_point.double().numpy()  # loss form, since negate=False
+    pts = values[feasible & (values <= ref).all(1)]
+    hv = compute_hypervolume(pts, ref) if len(pts) else 0.0
+    return float(hv / problem.max_hv)
+
+
+def run_one(
+    problem_name: str,
+    sampler_name: str,
+    seed: int,
+    n_trials: int,
+    n_startup: int,
+    **ars_kwargs: Any,
+) -> dict[str, Any]:
+    """One study; returns HV after every trial and seconds per suggestion."""
+    problem = make_problem(problem_name)
+    study = optuna.create_study(
+        directions=["minimize"] * problem.num_objectives,
+        sampler=make_sampler(sampler_name, seed, n_startup, **ars_kwargs),
+    )
+    objective = _objective(problem)
+    seconds: list[float] = []
+    for _ in range(n_trials):
+        started = time.perf_counter()
+        trial = study.ask()
+        values = objective(trial)  # suggestions happen here; the function itself is cheap
+        seconds.append(time.perf_counter() - started)
+        study.tell(trial, values)
+    values = np.array([t.values for t in study.trials])
+    feasible = np.array([all(c <= 0 for c in t.constraints.values()) for t in study.trials])
+    hv = [
+        normalized_hypervolume(values[: i + 1], feasible[: i + 1], problem)
+        for i in range(n_trials)
+    ]
+    return {
+        "problem": problem_name,
+        "sampler": sampler_name,
+        "seed": seed,
+        "hv": hv,
+        "seconds": seconds,
+    }
+
+
+def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> list[dict[str, Any]]:
+    """Median and range of HV at checkpoints, median seconds per suggestion, per cell."""
+    rows = []
+    cells = sorted({(r["problem"], r["sampler"]) for r in runs})
+    for problem, sampler in cells:
+        group = [r for r in runs if r["problem"] == problem and r["sampler"] == sampler]
+        row: dict[str, Any] = {"problem": problem, "sampler": sampler, "seeds": len(group)}
+        for c in checkpoints:
+            hv = [r["hv"][c - 1] for r in group if len(r["hv"]) >= c]
+            if hv:
+                row[f"hv@{c}"] = (statistics.median(hv), min(hv), max(hv))
+        sec = [s for r in group for s in r["seconds"][10:]] or [0.0]
+        row["sec_median"] = statistics.median(sec)
+        row["sec_last"] = statistics.median(r["seconds"][-1] for r in group)
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], checkpoints: list[int]) -> None:
+    head = ["problem", "sampler", "seeds"] + [f"HV@{c} med [min, max]" for c in checkpoints]
+    print(" | ".join([*head, "s/suggest med", "s at last"]))
+    for row in rows:
+        cells = [row["problem"], row["sampler"], str(row["seeds"])]
+        for c in checkpoints:
+            m = row.get(f"hv@{c}")
+            cells.append(f"{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}]" if m else "-")
+        cells += [f"{row['sec_median']:.2f}", f"{row['sec_last']:.2f}"]
+        print(" | ".join(cells))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studies.benchmark", description=__doc__)
+    parser.add_argument("--problems", default="BraninCurrin")
+    parser.add_argument("--samplers", default="ars,gp,tpe,random")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--startup", type=int, default=10)
+    parser.add_argument("--ars", default="{}", help="JSON of extra ARSSampler arguments")
+    parser.add_argument("--out", type=Path, default=Path("results/benchmark.json"))
+    args = parser.parse_args(argv)
+    problems = args.problems.split(",")
+    samplers = args.samplers.split(",")
+    for p in problems:
+        if p not in PROBLEMS:
+            parser.error(f"unknown problem {p!r}; choose from {', '.join(PROBLEMS)}")
+    for s in samplers:
+        if s not in SAMPLERS:
+            parser.error(f"unknown sampler {s!r}; choose from {', '.join(SAMPLERS)}")
+    if args.seeds < 1 or args.trials < 1 or args.startup < 0:
+        parser.error("--seeds and --trials must be >= 1 and --startup >= 0")
+    ars_kwargs = json.loads(args.ars)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", module="optuna")
+    runs = []
+    for problem in problems:
+        for sampler in samplers:
+            for seed in range(args.seeds):
+                kw = ars_kwargs if sampler == "ars" else {}
+                runs.append(run_one(problem, sampler, seed, args.trials, args.startup, **kw))
+    checkpoints = [c for c in (25, 50, 100, 150) if c <= args.trials] or [args.trials]
+    rows = summarize(runs, checkpoints)
+    print_table(rows, checkpoints)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {"args": vars(args) | {"out": str(args.out)}, "summary": rows, "runs": runs}, indent=1
+        )
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
