@@ -128,10 +128,10 @@ def run_one(
         values = objective(trial)  # suggestions happen here; the function itself is cheap
         seconds.append(time.perf_counter() - started)
         study.tell(trial, values)
-    values = np.array([t.values for t in study.trials])
+    losses = np.array([t.values for t in study.trials])  # (n, m)
     feasible = np.array([all(c <= 0 for c in t.constraints.values()) for t in study.trials])
     hv = [
-        normalized_hypervolume(values[: i + 1], feasible[: i + 1], problem)
+        normalized_hypervolume(losses[: i + 1], feasible[: i + 1], problem)
         for i in range(n_trials)
     ]
     return {
