@@ -16,6 +16,7 @@ from collections.abc import Callable
 import json
 from pathlib import Path
 import statistics
+import sys
 import time
 from typing import Any
 import warnings
@@ -161,6 +162,21 @@ def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> list[dict[s
     return rows
 
 
+def mean_ranks(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
+    """Mean over problems of each sampler's rank by median ``key`` (1 = best, ties averaged)."""
+    from scipy.stats import rankdata
+
+    per_sampler: dict[str, list[float]] = {}
+    for problem in sorted({r["problem"] for r in rows}):
+        group = [r for r in rows if r["problem"] == problem and key in r]
+        ranks = rankdata([-r[key][0] for r in group])
+        for r, rank in zip(group, ranks, strict=True):
+            per_sampler.setdefault(r["sampler"], []).append(float(rank))
+    return dict(
+        sorted(((s, statistics.mean(v)) for s, v in per_sampler.items()), key=lambda t: t[1])
+    )
+
+
 def print_table(rows: list[dict[str, Any]], checkpoints: list[int]) -> None:
     head = ["problem", "sampler", "seeds"] + [f"HV@{c} med [min, max]" for c in checkpoints]
     print(" | ".join([*head, "s/suggest med", "s at last"]))
@@ -193,7 +209,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown sampler {s!r}; choose from {', '.join(SAMPLERS)}")
     if args.seeds < 1 or args.trials < 1 or args.startup < 0:
         parser.error("--seeds and --trials must be >= 1 and --startup >= 0")
-    ars_kwargs = json.loads(args.ars)
+    try:
+        ars_kwargs = json.loads(args.ars)
+        if not isinstance(ars_kwargs, dict):
+            raise TypeError("not a JSON object")
+        make_sampler("ars", 0, args.startup, **ars_kwargs)  # validate before running anything
+    except (ValueError, TypeError) as err:
+        parser.error(f"--ars {args.ars!r}: {err}")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", module="optuna")
     runs = []
@@ -201,14 +223,34 @@ def main(argv: list[str] | None = None) -> int:
         for sampler in samplers:
             for seed in range(args.seeds):
                 kw = ars_kwargs if sampler == "ars" else {}
-                runs.append(run_one(problem, sampler, seed, args.trials, args.startup, **kw))
+                run = run_one(problem, sampler, seed, args.trials, args.startup, **kw)
+                runs.append(run)
+                print(
+                    f"# {problem} {sampler} seed {seed}: HV {run['hv'][-1]:.3f}, "
+                    f"{statistics.median(run['seconds']):.2f} s/suggestion",
+                    file=sys.stderr,
+                    flush=True,
+                )
     checkpoints = [c for c in (25, 50, 100, 150) if c <= args.trials] or [args.trials]
     rows = summarize(runs, checkpoints)
     print_table(rows, checkpoints)
+    ranks = mean_ranks(rows, f"hv@{checkpoints[-1]}")
+    print(
+        "mean rank by median HV@"
+        + str(checkpoints[-1])
+        + ": "
+        + ", ".join(f"{name} {rank:.2f}" for name, rank in ranks.items())
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
-            {"args": vars(args) | {"out": str(args.out)}, "summary": rows, "runs": runs}, indent=1
+            {
+                "args": vars(args) | {"out": str(args.out)},
+                "summary": rows,
+                "mean_rank": ranks,
+                "runs": runs,
+            },
+            indent=1,
         )
     )
     print(f"wrote {args.out}")
