@@ -290,78 +290,47 @@ class ARSSampler(BaseSampler):
         import torch
 
         from optuna_ars import _ars
-        from optuna_ars import _pareto
-        from optuna_ars import _reward
-        from optuna_ars import _surrogate
+        from optuna_ars._acquisition import build_acquisition
 
         device = torch.device(self._device_name)
         sign = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
         losses = _clip_inf(np.array([t.values for t in trials]) * sign)  # (n, m)
         m = losses.shape[1]
         X = torch.as_tensor(space.encode(_internal(trials, search_space)))  # (n, D)
-        Y = torch.as_tensor(np.concatenate([losses, cons], 1))  # (n, m + c)
-        feasible = torch.as_tensor((cons <= 0).all(1))  # (n,)
-
-        key = (space.dim, Y.shape[1])
+        key = (space.dim, m + cons.shape[1])
         with self._lock:
             previous = self._gp_cache.get(key)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            models, states = _surrogate.fit_gps(X, Y, previous=previous)
-        with self._lock:
-            self._gp_cache[key] = states
-        X_pending = (
-            torch.as_tensor(space.encode(_internal_params(pending, search_space)))
-            if pending
-            else None
-        )
-        posterior = _surrogate.CachedPosterior(models, pending=X_pending, device=device)
-
-        from botorch.sampling.qmc import NormalQMCEngine
-        from botorch.utils.sampling import sample_simplex
-
-        weights = sample_simplex(m, seed=seed, dtype=torch.float32)[0]  # (m,)
+        bounds = None
         if self._objective_bounds is not None:
-            bounds = np.sort(np.array(self._objective_bounds).T * sign, axis=0)  # (2, m)
-        else:
-            bounds = np.stack([losses.min(0), losses.max(0)])
-        scalarize = _reward.chebyshev(
-            weights.to(device),
-            torch.as_tensor(bounds, dtype=torch.float32, device=device),
-            rho=self._rho,
-        )
-        observed = scalarize(torch.as_tensor(losses, dtype=torch.float32, device=device)).cpu()
-        best = float(observed[feasible].max()) if bool(feasible.any()) else None
-        base_samples = NormalQMCEngine(d=m, seed=seed).draw(self._n_qmc_samples)  # (S, m)
-        assert base_samples is not None  # draw() returns None only with out= given
-        reward = _reward.make_reward(
-            posterior,
-            n_objectives=m,
-            base_samples=base_samples.to(device=device, dtype=torch.float32),
-            scalarize=scalarize,
-            best=best,
-            penalty=self._penalty,
-        )
-        violation = torch.as_tensor(np.clip(cons, 0, None).sum(1), dtype=torch.float32)
-        score = torch.where(feasible, observed, observed.min() - 1.0 - violation)
-        starts = _pareto.start_states(
+            bounds = torch.as_tensor(np.sort(np.array(self._objective_bounds).T * sign, axis=0))
+        acq = build_acquisition(
             X,
-            _pareto.feasible_pareto_mask(torch.as_tensor(losses), feasible),
-            score,
-            n_states=self._n_policies,
+            torch.as_tensor(losses),
+            torch.as_tensor(cons),
+            pending=(
+                torch.as_tensor(space.encode(_internal_params(pending, search_space)))
+                if pending
+                else None
+            ),
+            loss_bounds=bounds,
+            n_policies=self._n_policies,
+            n_qmc_samples=self._n_qmc_samples,
+            rho=self._rho,
+            penalty=self._penalty,
             seed=seed,
+            device=device,
+            previous=previous,
         )
+        with self._lock:
+            self._gp_cache[key] = acq.gp_states
         generator = torch.Generator(device=device).manual_seed(seed)
         proposal: Proposal = _ars.train_and_propose(
-            reward,
-            starts.to(device=device, dtype=torch.float32),
-            self._config,
-            generator=generator,
+            acq.reward, acq.starts, self._config, generator=generator
         )
-        predicted = posterior(proposal.x[None])[0][0, :m].cpu().numpy() * sign
+        predicted = acq.posterior(proposal.x[None])[0][0, :m].cpu().numpy() * sign
         attrs: dict[str, Any] = {
             "ars:policy": proposal.policy,
-            "ars:weights": [round(float(w), 6) for w in weights],
+            "ars:weights": [round(float(w), 6) for w in acq.weights],
             "ars:predicted_values": [float(v) for v in predicted],
             "ars:reward": proposal.reward,
         }

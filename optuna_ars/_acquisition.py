@@ -1,0 +1,94 @@
+"""One suggestion's acquisition problem, built from plain tensors (Algorithm 1, lines 3-6).
+
+Given the observed points, losses and constraint values: fit the surrogate, draw the
+Chebyshev weights λ (Eq. 7), build the qMC reward of Eq. 8 weighted by feasibility, and pick
+the policies' start states on the feasible Pareto front. Knows nothing of Optuna: the sampler
+and the studies (e.g. the figures of Sec. 4.3) share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from optuna_ars import _pareto
+from optuna_ars import _reward
+from optuna_ars import _surrogate
+from optuna_ars._ars import RewardFn
+
+
+@dataclass
+class Acquisition:
+    """What the ARS policies are trained on, and the GP hyperparameters for the next fit."""
+
+    posterior: _surrogate.CachedPosterior  # (B, D) -> means, stds (B, m + c)
+    reward: RewardFn  # (B, D) -> (B,)
+    starts: torch.Tensor  # (L, D) start states, float32 on the device
+    weights: torch.Tensor  # (m,) Chebyshev weights λ
+    gp_states: list[dict[str, Any]]
+
+
+def build_acquisition(
+    X: torch.Tensor,  # (n, D) observed points in the unit cube, float64
+    losses: torch.Tensor,  # (n, m) objectives to minimise, finite, float64
+    cons: torch.Tensor,  # (n, c) constraint values (<= 0 feasible), finite, float64
+    *,
+    pending: torch.Tensor | None,  # (p, D) points of running trials
+    loss_bounds: torch.Tensor | None,  # (2, m) normalisation bounds; None: observed range
+    n_policies: int,
+    n_qmc_samples: int,
+    rho: float,
+    penalty: float,
+    seed: int,
+    device: torch.device,
+    previous: list[dict[str, Any]] | None = None,
+) -> Acquisition:
+    """Surrogate, weights, reward (Eq. 7-8 × probability of feasibility) and start states."""
+    from botorch.sampling.qmc import NormalQMCEngine
+    from botorch.utils.sampling import sample_simplex
+
+    m = losses.shape[1]
+    feasible = (cons <= 0).all(1)  # (n,)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        models, gp_states = _surrogate.fit_gps(X, torch.cat([losses, cons], 1), previous=previous)
+    posterior = _surrogate.CachedPosterior(models, pending=pending, device=device)
+
+    weights = sample_simplex(m, seed=seed, dtype=torch.float32)[0]  # (m,)
+    if loss_bounds is None:
+        loss_bounds = torch.stack([losses.min(0).values, losses.max(0).values])  # (2, m)
+    scalarize = _reward.chebyshev(
+        weights.to(device), loss_bounds.to(device=device, dtype=torch.float32), rho=rho
+    )
+    observed = scalarize(losses.to(device=device, dtype=torch.float32)).cpu()  # (n,)
+    best = float(observed[feasible].max()) if bool(feasible.any()) else None
+    base_samples = NormalQMCEngine(d=m, seed=seed).draw(n_qmc_samples)  # (S, m)
+    assert base_samples is not None  # draw() returns None only with out= given
+    reward = _reward.make_reward(
+        posterior,
+        n_objectives=m,
+        base_samples=base_samples.to(device=device, dtype=torch.float32),
+        scalarize=scalarize,
+        best=best,
+        penalty=penalty,
+    )
+    # Points off the front are ranked by scalarized value, infeasible ones below all
+    # feasible ones and by total violation.
+    violation = cons.clamp_min(0).sum(1).float()  # (n,)
+    score = torch.where(feasible, observed, observed.min() - 1.0 - violation)
+    starts = _pareto.start_states(
+        X,
+        _pareto.feasible_pareto_mask(losses, feasible),
+        score,
+        n_states=n_policies,
+        seed=seed,
+    )
+    return Acquisition(
+        posterior=posterior,
+        reward=reward,
+        starts=starts.to(device=device, dtype=torch.float32),
+        weights=weights,
+        gp_states=gp_states,
+    )
