@@ -172,6 +172,7 @@ class WorkerConfig:
     poll_interval: float = 1.0
     timeout: float | None = None
     catch: tuple[type[Exception], ...] = ()
+    torch_threads: int | None = None
 
 
 def run_workers(
@@ -190,6 +191,7 @@ def run_workers(
     poll_interval: float = 1.0,
     timeout: float | None = None,
     catch: tuple[type[Exception], ...] = (),
+    torch_threads: int | None = None,
 ) -> list[int]:
     """Run ``n_workers`` processes on one study until it holds ``n_trials`` COMPLETE trials.
 
@@ -209,6 +211,8 @@ def run_workers(
         poll_interval: Seconds between checks of a worker waiting for running trials.
         timeout: Seconds after which a worker starts no new trial (``None``: no limit).
         catch: Objective exceptions that fail the trial but not the worker.
+        torch_threads: torch intra-op threads per worker; default: this machine's cores
+            shared out among the workers (at least 1), so they do not oversubscribe it.
 
     Returns:
         The workers' exit codes (0: done; negative: killed by that signal).
@@ -228,6 +232,7 @@ def run_workers(
         poll_interval=poll_interval,
         timeout=timeout,
         catch=catch,
+        torch_threads=torch_threads or max(1, (os.cpu_count() or 1) // n_workers),
     )
     prepare_study(config, directions=directions)
     configs = [replace(config, worker=i) for i in range(n_workers)]
@@ -341,6 +346,10 @@ def _worker_main(config: WorkerConfig) -> None:
     import warnings
 
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    if config.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
     run_worker(config)
 
 

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+import time
+
+import optuna
+import pytest
+
+from studies.workers import ars_sampler
+from studies.workers import make_storage
+from studies.workers import run_workers
+from tests.integration.support import SMALL
+from tests.integration.support import check_study
+
+# Mostly start-up trials: every worker still imports torch and fits GPs for the rest.
+FAST = {**SMALL, "n_startup_trials": 8}
+
+
+@pytest.mark.parametrize(
+    ("kind", "n_workers"), [("sqlite", 3), ("journal", 2)], ids=["sqlite", "journal"]
+)
+def test_workers_share_one_study(tmp_path: Path, kind: str, n_workers: int) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db" if kind == "sqlite" else f"journal:{tmp_path}/s.log"
+    started = time.perf_counter()
+    codes = run_workers(
+        n_workers=n_workers,
+        target="tests.integration.support:objective",
+        storage=storage,
+        study_name="w",
+        n_trials=12,
+        directions=["minimize", "minimize"],
+        sampler=functools.partial(ars_sampler, **FAST),
+        timeout=120,
+    )
+    assert codes == [0] * n_workers
+    assert time.perf_counter() - started < 150
+    study = optuna.load_study(study_name="w", storage=make_storage(storage, heartbeat=False))
+    complete = check_study(study, 12)
+    assert {t.user_attrs["worker"] for t in complete} == set(range(n_workers))
+    assert any("ars:policy" in t.user_attrs for t in complete)  # the model was used
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["", "foo", "mysql://u@h/db", "journal:", "redis://localhost", "sqlite//x.db"],
+)
+def test_make_storage_rejects_bad_specs(spec: str) -> None:
+    with pytest.raises(ValueError, match="storage") as err:
+        make_storage(spec, heartbeat=True)
+    assert repr(spec.strip()) in str(err.value)
+
+
+def test_make_storage_kinds(tmp_path: Path) -> None:
+    rdb = make_storage(f"sqlite:///{tmp_path}/a.db", heartbeat=True, heartbeat_interval=2)
+    assert isinstance(rdb, optuna.storages.RDBStorage)
+    assert rdb.get_heartbeat_interval() == 2
+    assert (
+        make_storage(f"sqlite:///{tmp_path}/b.db", heartbeat=False).get_heartbeat_interval()
+        is None
+    )
+    for spec in (f"journal:{tmp_path}/c", f"{tmp_path}/d.log"):
+        assert isinstance(make_storage(spec, heartbeat=True), optuna.storages.JournalStorage)
+
+
+def test_run_workers_checks_before_starting(tmp_path: Path) -> None:
+    common = dict(n_workers=1, storage=f"sqlite:///{tmp_path}/s.db", n_trials=1)
+    with pytest.raises(ValueError, match="in memory"):
+        run_workers(**common | {"storage": "sqlite:///:memory:"}, target=len, study_name="a")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot import"):
+        run_workers(**common, target="no_such_module:f", study_name="a", directions=["minimize"])  # type: ignore[arg-type]
+    with pytest.raises(KeyError):
+        run_workers(**common, target=len, study_name="missing")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="directions"):
+        run_workers(**common, target=len, study_name="a", directions=["down"])  # type: ignore[arg-type]
