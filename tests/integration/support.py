@@ -34,12 +34,21 @@ def objective(trial: optuna.Trial) -> tuple[float, float]:
 
 
 def killable(trial: optuna.Trial) -> tuple[float, float]:
-    """:func:`objective`, but worker 1 announces its trial in ``$KILL_DIR`` and hangs there."""
+    """:func:`objective`; worker 1 announces its trial in ``$KILL_DIR`` and hangs there.
+
+    The other workers hold their trials until it has, so that it gets one however slowly it
+    starts.
+    """
     values = objective(trial)
     kill_dir = os.environ.get(KILL_DIR_ENV)
-    if kill_dir and os.environ.get(WORKER_ENV) == "1":
-        Path(kill_dir, "trial").write_text(str(trial.number))
-        time.sleep(600)  # until the test kills this process
+    if kill_dir:
+        marker = Path(kill_dir, "trial")
+        if os.environ.get(WORKER_ENV) == "1":
+            marker.write_text(str(trial.number))
+            time.sleep(600)  # until the test kills this process
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
     return values
 
 

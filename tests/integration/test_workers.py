@@ -64,12 +64,16 @@ def test_make_storage_kinds(tmp_path: Path) -> None:
 
 
 def test_run_workers_checks_before_starting(tmp_path: Path) -> None:
-    common = dict(n_workers=1, storage=f"sqlite:///{tmp_path}/s.db", n_trials=1)
+    run = functools.partial(run_workers, n_workers=1, target=len, n_trials=1)
+    db = f"sqlite:///{tmp_path}/s.db"
     with pytest.raises(ValueError, match="in memory"):
-        run_workers(**common | {"storage": "sqlite:///:memory:"}, target=len, study_name="a")  # type: ignore[arg-type]
+        run(storage="sqlite:///:memory:", study_name="a", directions=["minimize"])
     with pytest.raises(ValueError, match="cannot import"):
-        run_workers(**common, target="no_such_module:f", study_name="a", directions=["minimize"])  # type: ignore[arg-type]
-    with pytest.raises(KeyError):
-        run_workers(**common, target=len, study_name="missing")  # type: ignore[arg-type]
+        run(storage=db, study_name="a", directions=["minimize"], target="no_such_module:f")
     with pytest.raises(ValueError, match="directions"):
-        run_workers(**common, target=len, study_name="a", directions=["down"])  # type: ignore[arg-type]
+        run(storage=db, study_name="a", directions=["down"])
+    with pytest.raises(KeyError):
+        run(storage=db, study_name="missing")
+    optuna.create_study(storage=db, study_name="max", direction="maximize")
+    with pytest.raises(ValueError, match="exists with directions"):
+        run(storage=db, study_name="max", directions=["minimize"])
