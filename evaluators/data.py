@@ -223,7 +223,13 @@ def _read_ts(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
         raise ValueError(f"{str(path)!r} is not a valid labelled .ts file: {exc}") from exc
     if y is None or len(y) == 0 or len(y) != len(x):
         raise ValueError(f"{str(path)!r}: expected labelled series (@classLabel true)")
-    return [np.asarray(s, dtype=np.float64) for s in x], np.asarray(y)
+    series = [np.asarray(s, dtype=np.float64) for s in x]
+    if any(s.ndim != 2 or s.size == 0 for s in series):
+        raise ValueError(
+            f"{str(path)!r}: expected numeric series (comma-separated values, ':' between "
+            "channels, the label last) after @data"
+        )
+    return series, np.asarray(y)
 
 
 def _pad(series: list[np.ndarray], length: int) -> np.ndarray:

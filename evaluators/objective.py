@@ -19,6 +19,7 @@ import tempfile
 import time
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import Literal
 
 import torch
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.artifacts._protocol import ArtifactStore
 
-DIRECTIONS = ("minimize", "minimize", "minimize", "minimize")
+DIRECTIONS: tuple[Literal["minimize"], ...] = ("minimize",) * 4
 OBJECTIVE_NAMES = ("1 - val accuracy (int8)", "flash bytes", "SRAM bytes", "FLOPs")
 DEFAULT_EPOCH_SCALE = 0.1  # Table 2's 100-500 epochs become 10-50 on a CPU
 _CALIBRATION_SAMPLES = 256

@@ -1,0 +1,154 @@
+"""``python -m studies compress``: search deployable int8 networks for one dataset (paper Sec. 4).
+
+    python -m studies compress --dataset basicmotions --trials 50 \\
+        --storage sqlite:///optuna_ars.db --study-name bm-ars --sampler ars --seed 0
+
+Four objectives (1 - int8 val accuracy, flash, SRAM, FLOPs) under the target's limits; a
+rerun with the same storage and study name resumes. Failed trials (diverging loss, export or
+quantization error) are recorded as FAIL with ``fail_reason`` and the study goes on. Prints the
+feasible Pareto front at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import math
+from pathlib import Path
+import sys
+import warnings
+
+import optuna
+
+from evaluators.objective import DEFAULT_EPOCH_SCALE
+from evaluators.objective import DIRECTIONS
+from evaluators.objective import Limits
+from evaluators.objective import Objective
+from evaluators.objective import make_objective
+from evaluators.train import EvaluationError
+from studies.benchmark import make_sampler
+
+SAMPLER_CHOICES = ("ars", "gp", "tpe", "nsga2", "random")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``compress`` subcommand's options."""
+    parser.add_argument("--dataset", default="basicmotions", help="dataset name (see docs)")
+    parser.add_argument("--root", default=None, help="folder with the dataset's files")
+    parser.add_argument("--model", choices=("uea", "resnet", "mobilenet"), default=None)
+    parser.add_argument("--trials", type=_positive_int, default=20, help="trials to add")
+    parser.add_argument("--storage", default="sqlite:///optuna_ars.db", help="Optuna storage URL")
+    parser.add_argument("--study-name", default=None, help="default: compress-<dataset>-<sampler>")
+    parser.add_argument("--sampler", choices=SAMPLER_CHOICES, default="ars")
+    parser.add_argument("--startup-trials", type=_positive_int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="2 epochs, <= 512 samples (smoke)")
+    parser.add_argument("--epoch-scale", type=_positive_float, default=DEFAULT_EPOCH_SCALE)
+    parser.add_argument("--flash-limit", type=_positive_int, default=Limits().flash)
+    parser.add_argument("--sram-limit", type=_positive_int, default=Limits().sram)
+    parser.add_argument("--flops-limit", type=_positive_float, default=Limits().flops)
+    parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads/trial")
+    parser.add_argument("--artifact-dir", type=Path, default=None, help="store int8 ONNX files")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
+    """Load the data and create (or resume) the study; invalid input raises ``ValueError``."""
+    store = None
+    if args.artifact_dir is not None:
+        from optuna.artifacts import FileSystemArtifactStore
+
+        args.artifact_dir.mkdir(parents=True, exist_ok=True)
+        store = FileSystemArtifactStore(str(args.artifact_dir))
+    objective = make_objective(
+        dataset=args.dataset,
+        root=args.root,
+        model=args.model,
+        limits=Limits(flash=args.flash_limit, sram=args.sram_limit, flops=args.flops_limit),
+        epoch_scale=args.epoch_scale,
+        quick=args.quick,
+        artifact_store=store,
+        threads=args.threads,
+        seed=args.seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = make_sampler(args.sampler, args.seed, args.startup_trials)
+    study = optuna.create_study(
+        storage=args.storage,
+        study_name=args.study_name or f"compress-{args.dataset.lower()}-{args.sampler}",
+        directions=list(DIRECTIONS),
+        sampler=sampler,
+        load_if_exists=True,
+    )
+    study.set_user_attr("dataset", objective.data.name)
+    study.set_user_attr("model", objective.model)
+    study.set_user_attr("objectives", ["1-val_acc_int8", "flash_bytes", "sram_bytes", "flops"])
+    return study, objective
+
+
+def run(study: optuna.Study, objective: Objective, *, trials: int, progress: bool) -> None:
+    """Run ``trials`` more trials (failures recorded, the study goes on), print the front."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(
+        objective, n_trials=trials, catch=(EvaluationError,), show_progress_bar=progress
+    )
+    print(front_table(study))
+
+
+def front_table(study: optuna.Study) -> str:
+    """The feasible Pareto front as a text table (best accuracy first)."""
+    feasible = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    failed = sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)
+    lines = [
+        f"study {study.study_name!r}: {done} complete, {failed} failed; "
+        f"feasible Pareto front ({len(feasible)} trials):",
+        f"{'trial':>5} {'val acc':>7} {'test acc':>8} {'flash KB':>9} {'SRAM KB':>8} "
+        f"{'MFLOPs':>8}  artifact",
+    ]
+    for t in sorted(feasible, key=lambda t: (t.values[0], t.values[1])):
+        a = t.user_attrs
+        lines.append(
+            f"{t.number:>5} {a.get('val_accuracy_int8', math.nan):>7.3f} "
+            f"{a.get('test_accuracy_int8', math.nan):>8.3f} {t.values[1] / 1024:>9.1f} "
+            f"{t.values[2] / 1024:>8.1f} {t.values[3] / 1e6:>8.2f}  "
+            f"{a.get('artifact_id', a.get('onnx_path', '-'))}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python -m studies.compress``."""
+    parser = argparse.ArgumentParser(prog="python -m studies compress", description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    return run_checked(parser, args)
+
+
+def run_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Prepare (invalid input -> argparse error: exit 2, no traceback), then run."""
+    try:
+        study, objective = prepare(args)
+    except (ValueError, FileNotFoundError) as exc:
+        parser.error(str(exc))
+    run(study, objective, trials=args.trials, progress=not args.no_progress)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""``python -m studies compress`` on a temporary SQLite storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+
+from studies.__main__ import main
+
+
+def test_compress_quick_ars_two_trials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'x.db'}"
+    argv = ["compress", "--quick", "--trials", "2", "--storage", storage, "--study-name", "s"]
+    assert main([*argv, "--sampler", "ars", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "feasible Pareto front" in out and "flash KB" in out
+    study = optuna.load_study(study_name="s", storage=storage)
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(complete) == 2
+    for trial in complete:
+        assert len(trial.values) == 4
+        assert set(trial.constraints) == {"flash", "sram", "flops"}
+    assert main([*argv, "--trials", "1", "--no-progress"]) == 0  # resumes the same study
+    assert len(optuna.load_study(study_name="s", storage=storage).trials) == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compress", "--trials", "0"], "must be a positive integer"),
+        (["compress", "--sampler", "nope"], "invalid choice"),
+        (["compress", "--dataset", "NoSuchSet"], "not bundled"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    storage = ["--storage", f"sqlite:///{tmp_path / 'x.db'}"] if argv[0] == "compress" else []
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, *storage])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
