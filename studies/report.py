@@ -2,9 +2,10 @@
 
     python -m studies report --storage sqlite:///optuna_ars.db --study-name NAME --out DIR
 
-Prints one row per feasible Pareto-optimal trial (number, objective values named by
-``study.metric_names`` or ``v0..vk``, and the trial's scalar user attrs such as
-``flash_bytes``; namespaced ones like ``ars:policy`` are left out), then writes under ``--out``:
+Prints one row per feasible Pareto-optimal trial: its number, its objective values (named by
+``study.metric_names``, else by the study user attr ``objectives``, else ``v0..vk``) and its
+scalar user attrs such as ``flash_bytes`` (namespaced ones like ``ars:policy`` are left out).
+Then writes under ``--out``:
 
 * ``pareto_front.png`` — 2 or 3 objectives (Optuna's matplotlib plot; infeasible trials grey);
 * ``hypervolume_history.png`` — 2 or more objectives. The reference point is derived from the
@@ -109,9 +110,13 @@ def load(storage: str, study_name: str | None) -> optuna.Study:
 
 
 def value_names(study: optuna.Study) -> list[str]:
-    """``study.metric_names``, or ``v0..vk``."""
-    names = study.metric_names
-    return list(names) if names is not None else [f"v{i}" for i in range(len(study.directions))]
+    """``study.metric_names``, else the study user attr ``objectives`` (a list of names, as
+    ``compress`` writes it), else ``v0..vk``."""
+    m = len(study.directions)
+    names = study.metric_names or study.user_attrs.get("objectives")
+    if isinstance(names, list) and len(names) == m and all(isinstance(n, str) for n in names):
+        return list(names)
+    return [f"v{i}" for i in range(m)]
 
 
 def pareto_table(study: optuna.Study) -> str:
@@ -233,7 +238,7 @@ def _plot_importances(study: optuna.Study, names: Sequence[str]) -> Any:
     ax.set_yticks(y + 0.4 - height / 2, params)
     ax.set_xlabel("importance")
     ax.set_title(f"Parameter importances ({study.study_name})")
-    ax.legend()
+    ax.legend(loc="best")
     return fig
 
 

@@ -20,6 +20,8 @@ def _run(*argv: str) -> int:
 def test_report_prints_the_front_and_writes_plots(
     stored_study: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    pytest.importorskip("matplotlib", reason="PNG plots need matplotlib")
+    pytest.importorskip("plotly", reason="the dashboard graph needs plotly")
     storage, name = stored_study
     assert _run("--storage", storage, "--study-name", name, "--out", str(tmp_path)) == 0
     out = capsys.readouterr().out
