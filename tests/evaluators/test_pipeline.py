@@ -61,7 +61,7 @@ def test_basicmotions_end_to_end_and_pruning_shrinks(
         assert f.flash_bytes == f.weight_bytes + f.graph_bytes
         assert f.weight_bytes >= f.params * 0.9  # about one byte per int8 weight
         assert f.sram_bytes == f.arena_bytes + f.persistent_bytes
-        assert set(r.seconds) == {"train", "export", "quantize", "measure"}
+        assert set(r.seconds) == {"model", "train", "prune", "export", "quantize", "measure"}
         assert len(r.values) == 4 and 0.0 <= r.values[0] <= 1.0
     assert pruned.footprint.flops < dense.footprint.flops / 3
     assert pruned.footprint.flash_bytes < dense.footprint.flash_bytes / 3
