@@ -31,6 +31,7 @@ def test_workers_share_one_study(tmp_path: Path, kind: str, n_workers: int) -> N
         n_trials=12,
         directions=["minimize", "minimize"],
         sampler=functools.partial(ars_sampler, **FAST),
+        poll_interval=0.2,
         timeout=120,
     )
     assert codes == [0] * n_workers
