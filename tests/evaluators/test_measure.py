@@ -13,6 +13,7 @@ from evaluators.measure import activation_buffers
 from evaluators.measure import count_flops
 from evaluators.measure import flash_bytes
 from evaluators.measure import greedy_arena
+from evaluators.quantize import float_ops
 
 
 def test_greedy_arena_chain() -> None:
@@ -41,8 +42,9 @@ def test_greedy_arena_places_largest_first() -> None:
     assert greedy_arena([(30, 1, 2), (50, 0, 1), (40, 2, 3)]) == 80
 
 
-def _qdq_residual_model() -> onnx.ModelProto:
-    """input[1,4,1,8] -Q-DQ-> Relu -Q-DQ-> Add(x, relu) -Q-DQ-> output (all int8)."""
+def _qdq_residual_model(*, float_relu: bool = False) -> onnx.ModelProto:
+    """input[1,4,1,8] -Q-DQ-> Relu -Q-DQ-> Add(x, relu) -Q-DQ-> output (all int8); with
+    ``float_relu`` the Add reads the Relu's float output directly."""
     s = helper.make_tensor("s", TensorProto.FLOAT, [], [0.1])
     z = helper.make_tensor("z", TensorProto.INT8, [], [0])
     nodes = [
@@ -51,7 +53,7 @@ def _qdq_residual_model() -> onnx.ModelProto:
         helper.make_node("Relu", ["xd"], ["r"]),
         helper.make_node("QuantizeLinear", ["r", "s", "z"], ["rq"]),
         helper.make_node("DequantizeLinear", ["rq", "s", "z"], ["rd"]),
-        helper.make_node("Add", ["xd", "rd"], ["a"]),
+        helper.make_node("Add", ["xd", "r" if float_relu else "rd"], ["a"]),
         helper.make_node("QuantizeLinear", ["a", "s", "z"], ["aq"]),
         helper.make_node("DequantizeLinear", ["aq", "s", "z"], ["output"]),
     ]
@@ -72,6 +74,11 @@ def test_activation_buffers_fuse_qdq_and_use_int8_sizes() -> None:
     # 32 int8 values each; input lives until the Add (op 1), the output until the end.
     assert spans == {"input": (32, 0, 1), "r": (32, 0, 1), "a": (32, 1, 1)}
     assert greedy_arena(list(spans.values())) == 96
+
+
+def test_float_ops_are_reported() -> None:
+    assert float_ops(_qdq_residual_model()) == ()
+    assert float_ops(_qdq_residual_model(float_relu=True)) == ("Relu",)
 
 
 def test_flash_counts_payload_at_dtype() -> None:
