@@ -68,7 +68,7 @@ def quantize_int8(
     start = time.perf_counter()
     pre_path = out_path.with_name(out_path.stem + "_pre.onnx")
     try:
-        quant_pre_process(str(float_path), str(pre_path), skip_symbolic_shape=False)
+        quant_pre_process(str(float_path), str(pre_path), skip_symbolic_shape=True)
         quantize_static(
             str(pre_path),
             str(out_path),

@@ -177,8 +177,13 @@ def train_and_prune(model: nn.Module, data: Dataset, config: TrainConfig) -> Tra
         steps_now = schedule.count(epoch)
         if pruner is not None and steps_now:
             tick = time.perf_counter()
-            for _ in range(steps_now):
-                pruner.step()
+            try:
+                for _ in range(steps_now):
+                    pruner.step()
+            except Exception as exc:  # torch-pruning raises assorted types on bad groups
+                raise EvaluationError(
+                    f"pruning step after epoch {epoch + 1} failed: {type(exc).__name__}: {exc}"
+                ) from exc
             _check_channels(model)
             lr = float(scheduler.get_last_lr()[0])
             optimizer, scheduler = _optimizer(model, config, lr=lr, decay=decay)

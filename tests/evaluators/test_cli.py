@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -44,3 +45,13 @@ def test_bad_arguments_exit_2(
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_bench_evaluator_one_trial(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studies.bench_evaluator import main as bench_main
+
+    out = tmp_path / "bench.json"
+    assert bench_main(["--trials", "1", "--epoch-scale", "0.01", "--out", str(out)]) == 0
+    assert "| quantize |" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["complete"] == 1 and 0 < result["non_training_share"] < 1
