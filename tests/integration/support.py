@@ -20,6 +20,7 @@ from studies.workers import WORKER_ENV
 SMALL = dict(n_startup_trials=4, n_directions=16, n_iterations=2, n_qmc_samples=8, hidden=8)
 BOUNDS = {"x": (0.0, 1.0), "y": (0.0, 2.0)}
 KILL_DIR_ENV = "OPTUNA_ARS_TEST_KILL_DIR"
+GATHER_ENV = "OPTUNA_ARS_TEST_GATHER"  # "DIR:N"
 
 
 def objective(trial: optuna.Trial) -> tuple[float, float]:
@@ -31,6 +32,19 @@ def objective(trial: optuna.Trial) -> tuple[float, float]:
     time.sleep(0.05)
     g = 1 + y
     return x, g * (1 - math.sqrt(x / g))
+
+
+def gathered(trial: optuna.Trial) -> tuple[float, float]:
+    """:func:`objective`; trials wait until all N workers have one, so every worker takes part.
+
+    ``$OPTUNA_ARS_TEST_GATHER`` is ``DIR:N``; each worker leaves a file in DIR.
+    """
+    folder, _, n = os.environ[GATHER_ENV].rpartition(":")
+    Path(folder, os.environ[WORKER_ENV]).touch()
+    deadline = time.monotonic() + 120
+    while len(list(Path(folder).iterdir())) < int(n) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return objective(trial)
 
 
 def killable(trial: optuna.Trial) -> tuple[float, float]:

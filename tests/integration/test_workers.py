@@ -5,11 +5,16 @@ from pathlib import Path
 import time
 
 import optuna
+from optuna.trial import TrialState
 import pytest
 
+from studies.workers import WorkerConfig
 from studies.workers import ars_sampler
 from studies.workers import make_storage
+from studies.workers import prepare_study
+from studies.workers import run_worker
 from studies.workers import run_workers
+from tests.integration.support import GATHER_ENV
 from tests.integration.support import SMALL
 from tests.integration.support import check_study
 
@@ -20,12 +25,16 @@ FAST = {**SMALL, "n_startup_trials": 8}
 @pytest.mark.parametrize(
     ("kind", "n_workers"), [("sqlite", 3), ("journal", 2)], ids=["sqlite", "journal"]
 )
-def test_workers_share_one_study(tmp_path: Path, kind: str, n_workers: int) -> None:
+def test_workers_share_one_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, n_workers: int
+) -> None:
+    (tmp_path / "gather").mkdir()
+    monkeypatch.setenv(GATHER_ENV, f"{tmp_path / 'gather'}:{n_workers}")
     storage = f"sqlite:///{tmp_path}/s.db" if kind == "sqlite" else f"journal:{tmp_path}/s.log"
     started = time.perf_counter()
     codes = run_workers(
         n_workers=n_workers,
-        target="tests.integration.support:objective",
+        target="tests.integration.support:gathered",
         storage=storage,
         study_name="w",
         n_trials=12,
@@ -78,3 +87,23 @@ def test_run_workers_checks_before_starting(tmp_path: Path) -> None:
     optuna.create_study(storage=db, study_name="max", direction="maximize")
     with pytest.raises(ValueError, match="exists with directions"):
         run(storage=db, study_name="max", directions=["minimize"])
+
+
+def test_a_trial_beyond_the_count_is_pruned_unrun(tmp_path: Path) -> None:
+    storage = f"journal:{tmp_path}/s.log"
+    config = WorkerConfig(
+        target="tests.integration.support:objective",
+        storage=storage,
+        study_name="s",
+        n_trials=1,
+        sampler=functools.partial(ars_sampler, **SMALL),
+    )
+    prepare_study(config, directions=["minimize", "minimize"])
+    study = optuna.load_study(study_name="s", storage=make_storage(storage, heartbeat=False))
+    study.ask()  # trial 0, running elsewhere: it holds the only slot
+    study.enqueue_trial({"x": 0.5, "y": 0.5})  # trial 1: waiting, so a worker takes it
+    run_worker(config)  # runs trial 1, finds trial 0 before it, stops (no heartbeat to wait on)
+    surplus = study.trials[1]
+    assert surplus.state == TrialState.PRUNED and not surplus.params
+    assert surplus.user_attrs == {"worker": 0, "workers:surplus": True}
+    assert len(study.trials) == 2
