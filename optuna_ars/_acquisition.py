@@ -28,6 +28,14 @@ class Acquisition:
     starts: torch.Tensor  # (L, D) start states, float32 on the device
     weights: torch.Tensor  # (m,) Chebyshev weights λ
     gp_states: list[dict[str, Any]]
+    loss_offset: torch.Tensor  # (m,) the GPs model (loss - offset) / scale
+    loss_scale: torch.Tensor  # (m,)
+
+    def predicted_losses(self, x: torch.Tensor) -> torch.Tensor:
+        """Posterior mean of the losses in their own units: ``(B, D) -> (B, m)``."""
+        m = len(self.loss_scale)
+        mean = self.posterior(x)[0][:, :m].double().cpu()
+        return mean * self.loss_scale + self.loss_offset
 
 
 def build_acquisition(
@@ -45,24 +53,33 @@ def build_acquisition(
     device: torch.device,
     previous: list[dict[str, Any]] | None = None,
 ) -> Acquisition:
-    """Surrogate, weights, reward (Eq. 7-8 × probability of feasibility) and start states."""
+    """Surrogate, weights, reward (Eq. 7-8 × probability of feasibility) and start states.
+
+    The GPs see the losses mapped affinely onto [0, 1] by the normalisation bounds of Eq. 7
+    and each constraint divided by its largest magnitude (sign kept), in float64, before the
+    float32 rollouts: values at 1e300 or with a spread of 1e-12 then neither overflow nor
+    collapse in float32.
+    """
     from botorch.sampling.qmc import NormalQMCEngine
     from botorch.utils.sampling import sample_simplex
 
     m = losses.shape[1]
     feasible = (cons <= 0).all(1)  # (n,)
+    if loss_bounds is None:
+        loss_bounds = torch.stack([losses.min(0).values, losses.max(0).values])  # (2, m)
+    low, high = loss_bounds.min(0).values, loss_bounds.max(0).values  # (m,) each
+    scale = torch.where(high > low, high - low, torch.ones_like(low))  # (m,)
+    cons_scale = cons.abs().amax(0, keepdim=True).clamp_min(1e-300)  # (1, c)
+    Y = torch.cat([(losses - low) / scale, cons / cons_scale], 1)  # (n, m + c)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        models, gp_states = _surrogate.fit_gps(X, torch.cat([losses, cons], 1), previous=previous)
+        models, gp_states = _surrogate.fit_gps(X, Y, previous=previous)
     posterior = _surrogate.CachedPosterior(models, pending=pending, device=device)
 
     weights = sample_simplex(m, seed=seed, dtype=torch.float32)[0]  # (m,)
-    if loss_bounds is None:
-        loss_bounds = torch.stack([losses.min(0).values, losses.max(0).values])  # (2, m)
-    scalarize = _reward.chebyshev(
-        weights.to(device), loss_bounds.to(device=device, dtype=torch.float32), rho=rho
-    )
-    observed = scalarize(losses.to(device=device, dtype=torch.float32)).cpu()  # (n,)
+    unit = torch.stack([torch.zeros(m), torch.ones(m)]).to(device)  # (2, m)
+    scalarize = _reward.chebyshev(weights.to(device), unit, rho=rho)
+    observed = scalarize(Y[:, :m].to(device=device, dtype=torch.float32)).cpu()  # (n,)
     best = float(observed[feasible].max()) if bool(feasible.any()) else None
     base_samples = NormalQMCEngine(d=m, seed=seed).draw(n_qmc_samples)  # (S, m)
     assert base_samples is not None  # draw() returns None only with out= given
@@ -91,4 +108,6 @@ def build_acquisition(
         starts=starts.to(device=device, dtype=torch.float32),
         weights=weights,
         gp_states=gp_states,
+        loss_offset=low,
+        loss_scale=scale,
     )

@@ -327,7 +327,7 @@ class ARSSampler(BaseSampler):
         proposal: Proposal = _ars.train_and_propose(
             acq.reward, acq.starts, self._config, generator=generator
         )
-        predicted = acq.posterior(proposal.x[None])[0][0, :m].cpu().numpy() * sign
+        predicted = acq.predicted_losses(proposal.x[None])[0].numpy() * sign
         attrs: dict[str, Any] = {
             "ars:policy": proposal.policy,
             "ars:weights": [round(float(w), 6) for w in acq.weights],

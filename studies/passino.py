@@ -126,7 +126,7 @@ def plot_landscape(path: Path, *, seed: int = 0) -> None:
     g = torch.linspace(0, 1, 121)
     grid = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1).reshape(-1, 2)  # (G, 2)
     with torch.no_grad():
-        mean = acq.posterior(grid)[0][:, 0].reshape(121, 121).numpy()
+        mean = acq.predicted_losses(grid)[:, 0].reshape(121, 121).numpy()
         reward = acq.reward(grid).reshape(121, 121).numpy()
     xs = g.numpy() * 30
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
