@@ -189,16 +189,19 @@ def print_table(rows: list[dict[str, Any]], checkpoints: list[int]) -> None:
         print(" | ".join(cells))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studies.benchmark", description=__doc__)
-    parser.add_argument("--problems", default="BraninCurrin")
-    parser.add_argument("--samplers", default="ars,gp,tpe,random")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=50)
-    parser.add_argument("--startup", type=int, default=10)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``benchmark`` options."""
+    parser.add_argument("--problems", default="BraninCurrin", help=", ".join(PROBLEMS))
+    parser.add_argument("--samplers", default="ars,gp,tpe,random", help=", ".join(SAMPLERS))
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per cell")
+    parser.add_argument("--trials", type=int, default=50, help="trials per study")
+    parser.add_argument("--startup", type=int, default=10, help="start-up trials")
     parser.add_argument("--ars", default="{}", help="JSON of extra ARSSampler arguments")
     parser.add_argument("--out", type=Path, default=Path("results/benchmark.json"))
-    args = parser.parse_args(argv)
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the comparison; bad options end in ``parser.error`` (exit 2)."""
     problems = args.problems.split(",")
     samplers = args.samplers.split(",")
     for p in problems:
@@ -257,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"wrote {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studies.benchmark", description=__doc__)
+    add_arguments(parser)
+    return run(parser, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
