@@ -48,14 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sram-limit", type=_positive_int, default=Limits().sram)
     parser.add_argument("--flops-limit", type=_positive_float, default=Limits().flops)
     parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads/trial")
-    parser.add_argument("--artifact-dir", type=Path, default=None, help="store int8 ONNX files")
+    parser.add_argument(
+        "--artifact-dir",
+        type=Path,
+        default=Path("artifacts"),
+        help="where the int8 ONNX files are stored as Optuna artifacts (default: artifacts)",
+    )
+    parser.add_argument(
+        "--no-artifacts", action="store_true", help="do not store the exported models"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
     """Load the data and create (or resume) the study; invalid input raises ``ValueError``."""
     store = None
-    if args.artifact_dir is not None:
+    if not args.no_artifacts:
         from optuna.artifacts import FileSystemArtifactStore
 
         args.artifact_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +141,12 @@ def run_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     run(study, objective, trials=args.trials, progress=not args.no_progress)
+    print(
+        f"stored in {args.storage} as {study.study_name!r}. Look at it with:\n"
+        f"  optuna-dashboard {args.storage}"
+        + ("" if args.no_artifacts else f" --artifact-dir {args.artifact_dir}")
+        + f"\n  python -m studies report --storage {args.storage} --study-name {study.study_name}"
+    )
     return 0
 
 

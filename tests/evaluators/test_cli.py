@@ -14,9 +14,12 @@ from studies.__main__ import main
 def test_compress_quick_ars_two_trials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'x.db'}"
     argv = ["compress", "--quick", "--trials", "2", "--storage", storage, "--study-name", "s"]
+    argv += ["--artifact-dir", str(tmp_path / "models")]
     assert main([*argv, "--sampler", "ars", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "feasible Pareto front" in out and "flash KB" in out
+    assert f"optuna-dashboard {storage} --artifact-dir {tmp_path / 'models'}" in out
+    assert len(list((tmp_path / "models").iterdir())) == 2  # one int8 ONNX per trial
     study = optuna.load_study(study_name="s", storage=storage)
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(complete) == 2
