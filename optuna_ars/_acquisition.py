@@ -81,12 +81,15 @@ def build_acquisition(
     scalarize = _reward.chebyshev(weights.to(device), unit, rho=rho)
     observed = scalarize(Y[:, :m].to(device=device, dtype=torch.float32)).cpu()  # (n,)
     best = float(observed[feasible].max()) if bool(feasible.any()) else None
-    base_samples = NormalQMCEngine(d=m, seed=seed).draw(n_qmc_samples)  # (S, m)
-    assert base_samples is not None  # draw() returns None only with out= given
+    base_samples = None  # one objective: the expectation of Eq. 8 in closed form
+    if m > 1:
+        base_samples = NormalQMCEngine(d=m, seed=seed).draw(n_qmc_samples)  # (S, m)
+        assert base_samples is not None  # draw() returns None only with out= given
+        base_samples = base_samples.to(device=device, dtype=torch.float32)
     reward = _reward.make_reward(
         posterior,
         n_objectives=m,
-        base_samples=base_samples.to(device=device, dtype=torch.float32),
+        base_samples=base_samples,
         scalarize=scalarize,
         best=best,
         penalty=penalty,

@@ -12,6 +12,14 @@ improvement. For a penalised *negative* improvement, multiplying by PoF would ma
 points look better (closer to zero), so it is multiplied by ``2 - PoF`` instead: the reward
 is then increasing in PoF for both signs and equals Eq. 8 where feasibility is certain.
 With no feasible observation yet the reward is ``log PoF``.
+
+Expectation: the reward is the expectation of Eq. 8 over the posterior. With several
+objectives it is estimated by averaging fixed quasi-Monte-Carlo samples (common random
+numbers). With one objective Eq. 7 is affine in the loss, so the scalarized posterior is
+Gaussian and the expectation has a closed form (an expected-improvement formula), used
+exactly: with 32 qMC samples the most extreme normal quantile is about -1.77, so any
+improvement needing more than ~1.8 σ looked worth nothing and the policies never left a
+local basin (paper Sec. 4.3, measured in ``studies.passino``).
 """
 
 from __future__ import annotations
@@ -44,6 +52,21 @@ def penalized_improvement(value: torch.Tensor, best: float, *, penalty: float) -
     return torch.where(diff > 0, diff, penalty * diff)
 
 
+def expected_penalized_improvement(
+    mean: torch.Tensor, std: torch.Tensor, best: float, *, penalty: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """E[Eq. 8] for a Gaussian value ``N(mean, std²)``, split as (gain part, penalty part).
+
+    With ``u = value - best``: ``E[max(u, 0)] = σ φ(μ/σ) + μ Φ(μ/σ)`` and
+    ``E[min(u, 0)] = μ - E[max(u, 0)]``; the penalty part is ``penalty * E[min(u, 0)]``.
+    """
+    mu, sigma = mean - best, std.clamp_min(1e-12)
+    z = mu / sigma
+    normal = torch.distributions.Normal(torch.zeros_like(z), torch.ones_like(z))
+    gain = sigma * normal.log_prob(z).exp() + mu * normal.cdf(z)
+    return gain.clamp_min(0.0), penalty * (mu - gain).clamp_max(0.0)
+
+
 def log_pof(means: torch.Tensor, stds: torch.Tensor) -> torch.Tensor:
     """Log probability that every constraint is ``<= 0``: ``(B, c) -> (B,)``."""
     return torch.special.log_ndtr(-means / stds).sum(-1)
@@ -53,17 +76,20 @@ def make_reward(
     posterior: Posterior,
     *,
     n_objectives: int,
-    base_samples: torch.Tensor,  # (S, m) fixed standard-normal qMC samples
+    base_samples: torch.Tensor | None,  # (S, m) fixed qMC normals; None: exact, m = 1 only
     scalarize: Callable[[torch.Tensor], torch.Tensor],
     best: float | None,  # best scalarized feasible observation; None: nothing feasible yet
     penalty: float,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Reward of points ``(B, D) -> (B,)``: the qMC average of Eq. 8 weighted by feasibility.
+    """Reward of points ``(B, D) -> (B,)``: the expectation of Eq. 8 weighted by feasibility.
 
     Outputs of ``posterior`` beyond the first ``n_objectives`` are constraints. The same base
     samples serve every call (common random numbers across directions and iterations).
+    Without base samples (one objective, so ``scalarize`` is affine) the expectation is exact.
     """
     m = n_objectives
+    if base_samples is None and m != 1:
+        raise ValueError(f"the exact expectation needs one objective, got {m}")
 
     def reward(x: torch.Tensor) -> torch.Tensor:
         mean, std = posterior(x)  # (B, m + c) each
@@ -71,12 +97,15 @@ def make_reward(
         if best is None:
             assert lp is not None, "no feasible point needs constraints"
             return lp
+        pof = lp.exp() if lp is not None else torch.ones_like(mean[:, 0])  # (B,)
+        if base_samples is None:
+            s_mean = scalarize(mean[:, :1])  # (B,)
+            s_std = (scalarize(mean[:, :1] + std[:, :1]) - s_mean).abs()  # affine: exact
+            gain, loss = expected_penalized_improvement(s_mean, s_std, best, penalty=penalty)
+            return gain * pof + loss * (2.0 - pof)
         z = base_samples.to(mean)  # (S, m)
         samples = mean[None, :, :m] + std[None, :, :m] * z[:, None, :]  # (S, B, m)
         r = penalized_improvement(scalarize(samples), best, penalty=penalty)  # (S, B)
-        if lp is not None:
-            pof = lp.exp()  # (B,)
-            r = torch.where(r >= 0, r * pof, r * (2.0 - pof))
-        return r.mean(0)
+        return torch.where(r >= 0, r * pof, r * (2.0 - pof)).mean(0)
 
     return reward

@@ -67,7 +67,8 @@ class ARSSampler(BaseSampler):
         hidden: hidden width of the two-layer MLP policies (paper: 64).
         n_iterations: ARS updates per suggestion.
         max_step: [δ] largest move of one unit-cube coordinate per policy step.
-        n_qmc_samples: quasi-Monte-Carlo posterior samples per reward evaluation.
+        n_qmc_samples: quasi-Monte-Carlo posterior samples per reward evaluation (several
+            objectives; with one, the expectation of Eq. 8 is computed in closed form).
         rho: [ρ] augmentation weight of the Chebyshev scalarization (Eq. 7).
         penalty: factor on negative improvement in Eq. 8 (paper: 1e-3).
         objective_bounds: ``(low, high)`` per objective to normalise by, in the study's own

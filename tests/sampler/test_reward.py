@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from optuna_ars._reward import chebyshev
+from optuna_ars._reward import expected_penalized_improvement
 from optuna_ars._reward import log_pof
 from optuna_ars._reward import make_reward
 from optuna_ars._reward import penalized_improvement
@@ -83,3 +84,38 @@ def test_reward_averages_qmc_samples() -> None:
     )
     # samples -1 and +1 -> rewards -1e-3 and 1 -> mean (1 - 1e-3) / 2
     assert float(fn(torch.zeros(1, 1))[0]) == pytest.approx((1 - 1e-3) / 2)
+
+
+def test_exact_expectation_matches_many_samples_for_one_objective() -> None:
+    # Points whose improvement needs 0, 1 and 3 standard deviations, with and without a
+    # constraint that is feasible with probability 1/2.
+    mean = torch.tensor([[0.5, 0.0], [0.6, 0.0], [0.8, 0.0]])  # (3, 1 + 1)
+    std = torch.tensor([[0.1, 1.0], [0.1, 1.0], [0.1, 1.0]])
+
+    def posterior(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return mean, std
+
+    scal = chebyshev(torch.tensor([1.0]), torch.tensor([[0.0], [1.0]]), rho=0.005)
+    best = float(scal(torch.tensor([[0.5]])))
+    z = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.5, 199_999.5, 200_000) / 2e5)
+    kw = {"n_objectives": 1, "scalarize": scal, "best": best, "penalty": 1e-3}
+    exact = make_reward(posterior, base_samples=None, **kw)(torch.zeros(3, 1))
+    sampled = make_reward(posterior, base_samples=z[:, None], **kw)(torch.zeros(3, 1))
+    assert torch.allclose(exact, sampled, rtol=1e-3, atol=1e-7), (exact, sampled)
+    gain, loss = expected_penalized_improvement(
+        torch.tensor([-0.3]), torch.tensor([0.1]), 0.0, penalty=1e-3
+    )
+    assert gain > 1e-5  # 3 σ away is still worth something (32 qMC samples saw nothing)
+    assert loss == pytest.approx(-1e-3 * (0.3 + float(gain)), rel=1e-4)
+
+
+def test_exact_expectation_needs_one_objective() -> None:
+    with pytest.raises(ValueError, match="one objective, got 2"):
+        make_reward(
+            _posterior(torch.zeros(1, 2), torch.ones(1, 2)),
+            n_objectives=2,
+            base_samples=None,
+            scalarize=lambda y: -y.sum(-1),
+            best=0.0,
+            penalty=1e-3,
+        )
