@@ -301,6 +301,11 @@ class ARSSampler(BaseSampler):
         key = (space.dim, m + cons.shape[1])
         with self._lock:
             previous = self._gp_cache.get(key)
+        X_pending = (
+            torch.as_tensor(space.encode(_internal_params(pending, search_space)))
+            if pending
+            else None
+        )  # (p, D)
         bounds = None
         if self._objective_bounds is not None:
             bounds = torch.as_tensor(np.sort(np.array(self._objective_bounds).T * sign, axis=0))
@@ -308,11 +313,7 @@ class ARSSampler(BaseSampler):
             X,
             torch.as_tensor(losses),
             torch.as_tensor(cons),
-            pending=(
-                torch.as_tensor(space.encode(_internal_params(pending, search_space)))
-                if pending
-                else None
-            ),
+            pending=X_pending,
             loss_bounds=bounds,
             n_policies=self._n_policies,
             n_qmc_samples=self._n_qmc_samples,
@@ -325,8 +326,9 @@ class ARSSampler(BaseSampler):
         with self._lock:
             self._gp_cache[key] = acq.gp_states
         generator = torch.Generator(device=device).manual_seed(seed)
+        known = X if X_pending is None else torch.cat([X, X_pending])  # (n + p, D)
         proposal: Proposal = _ars.train_and_propose(
-            acq.reward, acq.starts, self._config, generator=generator
+            acq.reward, acq.starts, self._config, generator=generator, known=known
         )
         predicted = acq.predicted_losses(proposal.x[None])[0].numpy() * sign
         attrs: dict[str, Any] = {
@@ -335,6 +337,9 @@ class ARSSampler(BaseSampler):
             "ars:predicted_values": [float(v) for v in predicted],
             "ars:reward": proposal.reward,
         }
+        if proposal.repeat:  # the model sees nothing new worth trying: explore at random
+            attrs = {"ars:fallback": "repeat"}
+            return np.random.default_rng(seed).random(space.dim), attrs
         return proposal.x.double().cpu().numpy(), attrs
 
 

@@ -71,3 +71,25 @@ def test_untrained_policies_stand_still_and_rollouts_stay_in_bounds() -> None:
     g = torch.Generator().manual_seed(3)
     p = train_and_propose(lambda x: x.sum(-1), starts, _cfg(step_size=1.0), generator=g)
     assert p.rollouts.min() >= 0.0 and p.rollouts.max() <= 1.0
+
+
+def test_known_points_are_not_proposed_again() -> None:
+    starts = torch.tensor([[0.1, 0.9], [0.5, 0.5]])
+    cfg = _cfg(n_directions=50, horizon=3, n_iterations=5)
+    free = train_and_propose(_toy_reward, starts, cfg, generator=torch.Generator().manual_seed(4))
+    assert not free.repeat
+    # The same training with its best state already known: the next best state is proposed.
+    p = train_and_propose(
+        _toy_reward, starts, cfg, generator=torch.Generator().manual_seed(4), known=free.x[None]
+    )
+    assert not p.repeat and (p.x - free.x).abs().max() > 1e-3
+    assert p.reward == float(p.rewards.flatten().sort().values[-2])
+    # Every rollout state known: flagged as a repeat.
+    p = train_and_propose(
+        _toy_reward,
+        starts,
+        cfg,
+        generator=torch.Generator().manual_seed(4),
+        known=free.rollouts.flatten(0, 1),
+    )
+    assert p.repeat
