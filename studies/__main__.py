@@ -8,47 +8,50 @@ and plots of a stored study, :mod:`studies.report`). Also installed as ``optuna-
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from collections.abc import Sequence
 import sys
+from types import ModuleType
 
 from studies import benchmark
 from studies import compress
 from studies import report
 
+_Runner = Callable[[argparse.ArgumentParser, argparse.Namespace], int]
+# name: (module with add_arguments, one-line help, runner)
+_COMMANDS: dict[str, tuple[ModuleType, str, _Runner]] = {
+    "compress": (
+        compress,
+        "search deployable int8 networks (4 objectives, MCU limits as constraints)",
+        compress.run_checked,
+    ),
+    "benchmark": (
+        benchmark,
+        "samplers side by side on BoTorch test problems (hypervolume, s/suggestion)",
+        benchmark.run,
+    ),
+    "report": (
+        report,
+        "feasible Pareto table and plots of a stored study",
+        lambda _parser, args: report.run(args),
+    ),
+}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studies")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    compress_parser = commands.add_parser(
-        "compress",
-        help="search deployable int8 networks (4 objectives, MCU limits as constraints)",
-        description=compress.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    compress.add_arguments(compress_parser)
-    benchmark_parser = commands.add_parser(
-        "benchmark",
-        help="samplers side by side on BoTorch test problems (hypervolume, s/suggestion)",
-        description=benchmark.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    benchmark.add_arguments(benchmark_parser)
-    report_parser = commands.add_parser(
-        "report",
-        help="feasible Pareto table and plots of a stored study",
-        description=report.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    report.add_arguments(report_parser)
+    parsers = {}
+    for name, (module, help_, _) in _COMMANDS.items():
+        parsers[name] = commands.add_parser(
+            name,
+            help=help_,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(parsers[name])
     args = parser.parse_args(argv)
-    if args.command == "compress":
-        return compress.run_checked(compress_parser, args)
-    if args.command == "benchmark":
-        return benchmark.run(benchmark_parser, args)
-    if args.command == "report":
-        return report.run(args)
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    return _COMMANDS[args.command][2](parsers[args.command], args)
 
 
 if __name__ == "__main__":
