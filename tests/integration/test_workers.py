@@ -97,13 +97,21 @@ def test_a_trial_beyond_the_count_is_pruned_unrun(tmp_path: Path) -> None:
         study_name="s",
         n_trials=1,
         sampler=functools.partial(ars_sampler, **SMALL),
+        heartbeat_interval=1,
+        grace_period=2,
+        poll_interval=0.2,
     )
     prepare_study(config, directions=["minimize", "minimize"])
     study = optuna.load_study(study_name="s", storage=make_storage(storage, heartbeat=False))
-    study.ask()  # trial 0, running elsewhere: it holds the only slot
+    study.ask()  # trial 0, running elsewhere (never stamped alive): it holds the only slot
     study.enqueue_trial({"x": 0.5, "y": 0.5})  # trial 1: waiting, so a worker takes it
-    run_worker(config)  # runs trial 1, finds trial 0 before it, stops (no heartbeat to wait on)
+    run_worker(config)  # runs trial 1, finds trial 0 before it; reaps trial 0, runs its retry
     surplus = study.trials[1]
     assert surplus.state == TrialState.PRUNED and not surplus.params
     assert surplus.user_attrs == {"worker": 0, "workers:surplus": True}
-    assert len(study.trials) == 2
+    assert [t.state for t in study.trials] == [
+        TrialState.FAIL,
+        TrialState.PRUNED,
+        TrialState.COMPLETE,
+    ]
+    assert study.trials[2].system_attrs["failed_trial"] == 0
