@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
+import contextlib
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime
@@ -55,15 +56,18 @@ import json
 import multiprocessing
 import os
 from pathlib import Path
+import socket
 import threading
 import time
 from types import TracebackType
 from typing import Any
+import uuid
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
 from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal._file import BaseJournalFileLock
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
@@ -92,7 +96,7 @@ def make_storage(
     heartbeat_interval: int = 60,
     grace_period: int | None = None,
     max_retry: int | None = 1,
-    lock_grace_period: int = 30,
+    lock_grace_period: float = 30,
 ) -> BaseStorage:
     """The Optuna storage for a spec (see the module docstring).
 
@@ -104,8 +108,9 @@ def make_storage(
         grace_period: Seconds without a heartbeat before a trial is stale (Optuna's default:
             twice the interval).
         max_retry: Times a stale trial is re-enqueued (``None``: no limit).
-        lock_grace_period: Journal files: seconds after which a lock file left by a dead
-            process is removed (Optuna's ``JournalFileSymlinkLock``).
+        lock_grace_period: Journal files: seconds after which a lock file left by a process
+            of another host is removed (a dead process of this host: at once), see
+            :class:`JournalLock`.
 
     Raises:
         ValueError: The spec is none of the above.
@@ -168,13 +173,12 @@ class CheckedJournalFileBackend(JournalFileBackend):
     * Any other record that is not valid JSON raises :class:`JournalCorruptError` naming the
       file and the line, at once (Optuna raises a bare ``JSONDecodeError`` one record later, or
       nothing when it is the last line).
+    * Writers exclude each other with :class:`JournalLock`.
     """
 
-    def __init__(self, file_path: str, *, lock_grace_period: int = 30) -> None:
-        from optuna.storages.journal import JournalFileSymlinkLock
-
+    def __init__(self, file_path: str, *, lock_grace_period: float = 30) -> None:
         super().__init__(
-            file_path, lock_obj=JournalFileSymlinkLock(file_path, grace_period=lock_grace_period)
+            file_path, lock_obj=JournalLock(file_path, grace_period=lock_grace_period)
         )
         with _journal_lock(self):
             self._quarantine_torn_tail()
@@ -239,6 +243,102 @@ class CheckedJournalFileBackend(JournalFileBackend):
             f"journal file {self._file_path!r}: line {line} was torn (a writer died while "
             f"writing it); moved its {size - cut} bytes to {self._file_path + '.torn'!r}"
         )
+
+
+class JournalLock(BaseJournalFileLock):
+    """The journal's ``FILE.lock``, safe to break when its holder died.
+
+    An ``O_EXCL`` file holding ``host pid token``. A lock whose holder is a dead process on
+    this host is broken at once; any other lock (another host's, or Optuna's own symlink lock)
+    once it is older than ``grace_period`` seconds. Breaking happens under a second lock file
+    (``FILE.lock.break``) after checking that the lock is still the one found stale, so that
+    several waiters never break each other's fresh locks (Optuna's ``JournalFileSymlinkLock``
+    does: one of them then fails with "did not possess lock"). Uses the same file name as
+    Optuna's lock, so plain Optuna writers are excluded too.
+    """
+
+    def __init__(self, file_path: str, *, grace_period: float = 30) -> None:
+        self._path = file_path + ".lock"
+        self._grace = grace_period
+        self._token = f"{socket.gethostname()} {os.getpid()} {uuid.uuid4().hex}"
+
+    def acquire(self) -> bool:
+        """Block until the lock is ours."""
+        pause = 0.001
+        while True:
+            try:
+                fd = os.open(self._path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._break_if_stale()
+                time.sleep(pause)
+                pause = min(2 * pause, 0.05)
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(self._token)
+            return True
+
+    def release(self) -> None:
+        """Remove the lock file if it is still ours."""
+        try:
+            if self._owner() == self._token:
+                os.unlink(self._path)
+                return
+        except FileNotFoundError:
+            pass
+        _logger.warning(f"journal lock {self._path!r} was broken while held (held too long?)")
+
+    def _owner(self) -> str:
+        if os.path.islink(self._path):
+            return ""  # Optuna's symlink lock: no owner recorded
+        with open(self._path) as f:
+            return f.read()
+
+    def _break_if_stale(self) -> None:
+        try:
+            found = os.lstat(self._path)
+            owner = self._owner()
+        except FileNotFoundError:
+            return
+        age = time.time() - found.st_mtime
+        if age <= self._grace and not _dead_here(owner):
+            return
+        breaker = self._path + ".break"
+        try:
+            os.close(os.open(breaker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            with contextlib.suppress(FileNotFoundError):  # a breaker that died meanwhile
+                if time.time() - os.lstat(breaker).st_mtime > self._grace:
+                    os.unlink(breaker)
+            return
+        try:
+            now = os.lstat(self._path)
+            if (now.st_ino, now.st_mtime_ns) == (found.st_ino, found.st_mtime_ns) and (
+                self._owner() == owner
+            ):
+                os.unlink(self._path)
+                _logger.warning(
+                    f"journal lock {self._path!r} left by {owner or 'another process'!r} "
+                    f"({age:.1f} s old): removed"
+                )
+        except FileNotFoundError:
+            pass
+        finally:
+            os.unlink(breaker)
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether a lock's ``host pid token`` names a process of this host that is gone."""
+    host, _, rest = owner.partition(" ")
+    pid = rest.partition(" ")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _retry_callback(max_retry: int | None) -> optuna.storages.RetryHeartbeatStaleTrialCallback:
@@ -393,7 +493,7 @@ class WorkerConfig:
     timeout: float | None = None
     catch: tuple[type[Exception], ...] = ()
     torch_threads: int | None = None
-    lock_grace_period: int = 30
+    lock_grace_period: float = 30
 
 
 def run_workers(
@@ -413,7 +513,7 @@ def run_workers(
     timeout: float | None = None,
     catch: tuple[type[Exception], ...] = (),
     torch_threads: int | None = None,
-    lock_grace_period: int = 30,
+    lock_grace_period: float = 30,
 ) -> list[int]:
     """Run ``n_workers`` processes on one study until it holds ``n_trials`` COMPLETE trials.
 
