@@ -152,7 +152,15 @@ def make_storage(
                     grace_period=grace_period,
                     heartbeat_stale_trial_callback=_retry_callback(max_retry),
                 )
-            return optuna.storages.RDBStorage(spec, **kwargs)
+            for attempt in range(4):
+                try:
+                    return optuna.storages.RDBStorage(spec, **kwargs)
+                except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+                    # another process is creating the schema ("already exists")
+                    if attempt == 3:
+                        raise
+                    time.sleep(0.1 * (attempt + 1))
+            raise AssertionError("not reached")
     except (sqlalchemy.exc.SQLAlchemyError, ImportError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"cannot open storage {_redacted(spec)!r}: {first}") from None
