@@ -8,6 +8,8 @@ from dataclasses import replace
 import functools
 import os
 from pathlib import Path
+import shutil
+import subprocess
 import time
 import uuid
 
@@ -25,6 +27,7 @@ from tests.integration.support import objective
 
 PAUSE_DIR_ENV = "OPTUNA_ARS_TEST_PAUSE_DIR"
 PG_URL_ENV = "OPTUNA_ARS_TEST_PG_URL"
+PG_RESTART_ENV = "OPTUNA_ARS_TEST_PG_RESTART"
 # All start-up trials: no GP fits, the cheapest ARSSampler there is.
 STARTUP_ONLY = {**SMALL, "n_startup_trials": 100}
 
@@ -116,3 +119,31 @@ def load(config: WorkerConfig) -> optuna.Study:
     return optuna.load_study(
         study_name=config.study_name, storage=make_storage(config.storage, heartbeat=False)
     )
+
+
+def restart_postgres(trial: optuna.Trial) -> tuple[float, float]:
+    """The integration objective; trial 0 restarts the PostgreSQL server before it returns."""
+    values = objective(trial)
+    if trial.number == 0:
+        command = os.environ[PG_RESTART_ENV].split()
+        subprocess.run(command, check=True, timeout=120, capture_output=True)
+    return values
+
+
+def pg_restart_command(url: str) -> list[str] | None:
+    """``pg_ctlcluster VERSION NAME restart`` for the local cluster behind ``url``, if any."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.host not in ("127.0.0.1", "localhost") or shutil.which("pg_lsclusters") is None:
+        return None
+    if os.geteuid() != 0:
+        return None
+    listing = subprocess.run(
+        ["pg_lsclusters", "-h"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout
+    for line in listing.splitlines():
+        version, name, port, *_ = line.split()
+        if int(port) == (parsed.port or 5432):
+            return ["pg_ctlcluster", version, name, "restart"]
+    return None
