@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+import gc
 import math
 import os
 from pathlib import Path
@@ -37,6 +38,7 @@ from evaluators.quantize import quantize_int8
 from evaluators.train import EvaluationError
 from evaluators.train import TrainConfig
 from evaluators.train import TrainResult
+from evaluators.train import check_deadline
 from evaluators.train import train_and_prune
 
 if TYPE_CHECKING:
@@ -113,16 +115,28 @@ def evaluate(
     workdir: Path,
     threads: int = 1,
     dynamo: bool = False,
+    time_limit: float | None = None,
 ) -> Evaluation:
-    """Run the pipeline model -> train + prune -> export -> quantize -> measure once."""
+    """Run the pipeline model -> train + prune -> export -> quantize -> measure once.
+
+    ``time_limit`` (seconds) is checked between training steps and between stages; past it,
+    :class:`~evaluators.train.TimeLimitExceeded` (an ``EvaluationError``) is raised.
+    """
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def check(where: str) -> None:
+        check_deadline(deadline, time_limit=time_limit, where=where)
+
     torch.set_num_threads(threads)
     torch.manual_seed(config.seed)
     start = time.perf_counter()
     model = build_model(model_name, input_shape=data.input_shape, n_classes=data.n_classes)
     model_seconds = time.perf_counter() - start
-    trained = train_and_prune(model, data, config)
+    trained = train_and_prune(model, data, config, time_limit=time_limit, deadline=deadline)
+    check("after training")
     example = data.x_train[:1]  # [1, C, H, W]
     exported = export_onnx(trained.model, example, workdir / "float.onnx", dynamo=dynamo)
+    check("after the ONNX export")
     quantized = quantize_int8(
         exported.path,
         workdir / "int8.onnx",
@@ -133,6 +147,7 @@ def evaluate(
         y_test=data.y_test,
         threads=threads,
     )
+    check("after quantization")
     start = time.perf_counter()
     footprint = measure(trained.model, example, quantized.path)
     seconds = {
@@ -169,8 +184,10 @@ class Objective:
         threads: int,
         dynamo: bool,
         seed: int,
+        time_limit: float | None = None,
     ) -> None:
         self.data = data
+        self.time_limit = time_limit
         self.model = model
         self.limits = limits
         self.space = space
@@ -228,8 +245,13 @@ class Objective:
         return min(scaled, _QUICK_EPOCHS) if self.quick else scaled
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float, float, float]:
+        """Evaluate one trial. Any trial-level failure (diverging loss, time limit, out of
+        memory, export/quantization/storing error) raises ``EvaluationError`` after recording
+        its ``fail_reason`` user attr; memory of an out-of-memory trial is released first."""
         config = self.suggest(trial)
         trial.set_user_attr("epochs_trained", config.epochs)
+        reason = None
+        kind: type[EvaluationError] = EvaluationError
         with tempfile.TemporaryDirectory(prefix="optuna_ars_") as tmp:
             try:
                 result = evaluate(
@@ -239,11 +261,22 @@ class Objective:
                     workdir=Path(tmp),
                     threads=self.threads,
                     dynamo=self.dynamo,
+                    time_limit=self.time_limit,
                 )
+                self._record(trial, result)
             except EvaluationError as exc:
-                trial.set_user_attr("fail_reason", str(exc))
-                raise
-            self._record(trial, result)
+                reason, kind = str(exc), type(exc)
+            except (torch.OutOfMemoryError, MemoryError) as exc:
+                # Leave the except block before raising: the traceback holds the model.
+                reason = f"out of memory: {type(exc).__name__}: {exc}"
+            except OSError as exc:  # storing the model: disk full, artifact store gone
+                reason = f"storing the int8 model failed: {type(exc).__name__}: {exc}"
+        if reason is not None:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            trial.set_user_attr("fail_reason", reason)
+            raise kind(reason)
         return result.values
 
     def _record(self, trial: optuna.Trial, result: Evaluation) -> None:
@@ -309,6 +342,7 @@ def make_objective(
     threads: int = 1,
     dynamo: bool = False,
     seed: int = 0,
+    time_limit: float | None = None,
 ) -> Objective:
     """An Optuna objective for ``dataset`` (a name for :func:`load_dataset`, or a loaded
     :class:`Dataset`) and ``model`` (default: the paper's network for the data).
@@ -316,13 +350,17 @@ def make_objective(
     ``epoch_scale`` multiplies Table 2's epochs (default 0.1 for CPUs); ``quick`` also caps
     training at 2 epochs and the data at 512 training samples (smoke runs). ``threads`` is the
     torch / onnxruntime thread count per trial (1 avoids oversubscription; run workers in
-    parallel instead). Invalid arguments raise ``ValueError`` naming them.
+    parallel instead). ``time_limit`` (seconds per trial, ``None``: none) fails a trial that
+    runs longer, checked between training steps and pipeline stages (``fail_reason`` says
+    where). Invalid arguments raise ``ValueError`` naming them.
     """
     bad = []
     if not (epoch_scale > 0 and math.isfinite(epoch_scale)):
         bad.append(f"epoch_scale={epoch_scale!r} (must be > 0)")
     if threads < 1:
         bad.append(f"threads={threads!r} (must be >= 1)")
+    if time_limit is not None and not (time_limit > 0 and math.isfinite(time_limit)):
+        bad.append(f"time_limit={time_limit!r} (must be > 0 seconds)")
     if model is not None and model not in MODEL_NAMES:
         bad.append(f"model={model!r} (one of {MODEL_NAMES})")
     if bad:
@@ -344,4 +382,5 @@ def make_objective(
         threads=threads,
         dynamo=dynamo,
         seed=seed,
+        time_limit=time_limit,
     )

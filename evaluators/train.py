@@ -34,6 +34,16 @@ class EvaluationError(RuntimeError):
     """
 
 
+class TimeLimitExceeded(EvaluationError):
+    """A trial ran past its time limit (checked between training steps and pipeline stages)."""
+
+
+def check_deadline(deadline: float | None, *, time_limit: float | None, where: str) -> None:
+    """Raise :class:`TimeLimitExceeded` when ``time.monotonic()`` is past ``deadline``."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimitExceeded(f"time limit of {time_limit:g} s exceeded {where}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """One trial's training and pruning hyperparameters (Table 2, epochs already scaled)."""
@@ -110,11 +120,20 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch: int =
     return correct / max(1, len(y))
 
 
-def train_and_prune(model: nn.Module, data: Dataset, config: TrainConfig) -> TrainResult:
+def train_and_prune(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig,
+    *,
+    time_limit: float | None = None,
+    deadline: float | None = None,
+) -> TrainResult:
     """Train ``model`` in place on ``data.x_train`` and prune it on the AGP schedule.
 
     Raises ``ValueError`` for a batch size larger than the training set and
-    ``EvaluationError`` when the loss diverges or a layer would lose all its channels.
+    ``EvaluationError`` when the loss diverges or a layer would lose all its channels;
+    :class:`TimeLimitExceeded` after the training step that passes ``deadline`` (a
+    ``time.monotonic()`` value; ``time_limit`` is the budget it came from, for the message).
     """
     import torch_pruning as tp
 
@@ -167,6 +186,11 @@ def train_and_prune(model: nn.Module, data: Dataset, config: TrainConfig) -> Tra
             loss.backward()
             optimizer.step()
             loss_value = float(loss.detach())
+            check_deadline(
+                deadline,
+                time_limit=time_limit,
+                where=f"in training epoch {epoch + 1}/{config.epochs}",
+            )
             if not math.isfinite(loss_value):
                 raise EvaluationError(
                     f"training loss diverged ({loss_value}) in epoch {epoch + 1}/{config.epochs} "

@@ -27,6 +27,7 @@ from evaluators.objective import Objective
 from evaluators.objective import make_objective
 from evaluators.train import EvaluationError
 from studies.benchmark import make_sampler
+from studies.workers import make_storage
 
 SAMPLER_CHOICES = ("ars", "gp", "tpe", "nsga2", "random")
 
@@ -49,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flops-limit", type=_positive_float, default=Limits().flops)
     parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads/trial")
     parser.add_argument(
+        "--time-limit",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="fail a trial that runs longer (checked between training steps; default: none)",
+    )
+    parser.add_argument(
         "--artifact-dir",
         type=Path,
         default=Path("artifacts"),
@@ -61,12 +69,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
-    """Load the data and create (or resume) the study; invalid input raises ``ValueError``."""
+    """Load the data and create (or resume) the study; invalid input raises ``ValueError``.
+
+    Everything is checked (data, storage, sampler) before anything is written to the study.
+    """
     store = None
     if not args.no_artifacts:
         from optuna.artifacts import FileSystemArtifactStore
 
-        args.artifact_dir.mkdir(parents=True, exist_ok=True)
         store = FileSystemArtifactStore(str(args.artifact_dir))
     objective = make_objective(
         dataset=args.dataset,
@@ -78,12 +88,16 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
         artifact_store=store,
         threads=args.threads,
         seed=args.seed,
+        time_limit=args.time_limit,
     )
+    storage = make_storage(args.storage, heartbeat=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = make_sampler(args.sampler, args.seed, args.startup_trials)
+    if not args.no_artifacts:
+        args.artifact_dir.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
-        storage=args.storage,
+        storage=storage,
         study_name=args.study_name or f"compress-{args.dataset.lower()}-{args.sampler}",
         directions=list(DIRECTIONS),
         sampler=sampler,
@@ -138,7 +152,7 @@ def run_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     """Prepare (invalid input -> argparse error: exit 2, no traceback), then run."""
     try:
         study, objective = prepare(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # bad values, missing or unwritable paths
         parser.error(str(exc))
     run(study, objective, trials=args.trials, progress=not args.no_progress)
     print(
