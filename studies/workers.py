@@ -691,9 +691,13 @@ def _run_trial(study: optuna.Study, objective: Objective, config: WorkerConfig) 
     retry of it runs elsewhere) keeps its FAIL: the result is dropped with a warning, where
     ``study.optimize`` would crash (optuna#5470, #5582).
     """
+    import warnings
+
     from optuna.storages._heartbeat import get_heartbeat_thread
 
-    trial = study.ask()
+    with warnings.catch_warnings():  # our loop runs the heartbeat thread itself
+        warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+        trial = study.ask()
     storage = study._storage
     keepalive = (
         get_heartbeat_thread(trial._trial_id, storage)
