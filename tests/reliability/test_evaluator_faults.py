@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import gc
+import time
 from typing import Any
 import weakref
 
@@ -29,33 +30,10 @@ from optuna_ars import ARSSampler
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def _tiny() -> Dataset:
-    """Random 3-class series [N, 2, 1, 16]: fast to train, nothing to learn."""
-    gen = torch.Generator().manual_seed(0)
-
-    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.randn(n, 2, 1, 16, generator=gen), torch.arange(n) % 3
-
-    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = split(12), split(6), split(6)
-    return Dataset(
-        name="tiny",
-        kind="timeseries",
-        x_train=x_tr,
-        y_train=y_tr,
-        x_val=x_va,
-        y_val=y_va,
-        x_test=x_te,
-        y_test=y_te,
-        classes=("a", "b", "c"),
-        mean=(0.0, 0.0),
-        std=(1.0, 1.0),
-    )
-
-
 def test_each_evaluator_fault_fails_its_trial_and_the_study_goes_on(
-    monkeypatch: pytest.MonkeyPatch,
+    tiny: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    objective = make_objective(dataset=_tiny(), quick=True, artifact_store=None)
+    objective = make_objective(dataset=tiny, quick=True, artifact_store=None)
     study = optuna.create_study(
         directions=list(objective.directions),
         sampler=ARSSampler(
@@ -76,9 +54,10 @@ def test_each_evaluator_fault_fails_its_trial_and_the_study_goes_on(
         bad = Dataset(**{**vars(data), "x_train": poisoned})
         return real_train(model, bad, *args, **kwargs)
 
-    def slow_step(*args: Any, **kwargs: Any) -> Any:
-        import time
+    steps: list[int] = []
 
+    def slow_step(*args: Any, **kwargs: Any) -> Any:
+        steps.append(1)
         time.sleep(0.2)
         return real_step(*args, **kwargs)
 
@@ -117,14 +96,13 @@ def test_each_evaluator_fault_fails_its_trial_and_the_study_goes_on(
         assert "\n" not in trial.user_attrs["fail_reason"]
     gc.collect()
     assert models and models[0]() is None  # the out-of-memory trial's model was released
-    assert study.trials[1].duration is not None
-    assert study.trials[1].duration.total_seconds() < 0.3 + 3  # stopped near its limit
+    assert len(steps) <= 2  # of 6 (2 epochs x 3 batches): stopped at the first step past 0.3 s
     study.optimize(objective, n_trials=1, catch=(EvaluationError,))  # no fault: it completes
     assert study.trials[-1].state == TrialState.COMPLETE
     assert len(study.trials) == len(faults) + 1
 
 
-def test_bad_time_limit_is_rejected_by_name() -> None:
+def test_bad_time_limit_is_rejected_by_name(tiny: Dataset) -> None:
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="time_limit="):
-            make_objective(dataset=_tiny(), quick=True, time_limit=bad)
+            make_objective(dataset=tiny, quick=True, time_limit=bad)

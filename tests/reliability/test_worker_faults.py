@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 import pytest
 
 from studies.workers import ALIVE_ATTR
+from studies.workers import WorkerConfig
 from studies.workers import make_storage
 from studies.workers import reap_stale_trials
 from tests.integration.support import check_study
@@ -44,6 +45,27 @@ def _state(study: optuna.Study, number: int) -> TrialState:
     return study._storage.get_all_trials(study._study_id, deepcopy=False)[number].state
 
 
+def _retry_of(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial | None:
+    trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+    return next((t for t in trials if t.system_attrs.get("failed_trial") == number), None)
+
+
+def _paused_study(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerConfig:
+    """Workers' config for a fresh study; worker 1 will wait inside its first trial."""
+    monkeypatch.setenv(PAUSE_DIR_ENV, str(tmp_path))
+    return worker_config(
+        storage_spec(kind, tmp_path), n_trials=N_TRIALS, target="tests.reliability.faults:pausable"
+    )
+
+
+def _paused_trial(tmp_path: Path) -> int:
+    """The number of worker 1's trial once it waits in it (heartbeat / stamp written)."""
+    marker = tmp_path / "trial"
+    wait_for(marker.exists, timeout=120)
+    time.sleep(0.3)
+    return int(marker.read_text())
+
+
 def _check_retried(study: optuna.Study, stale_number: int) -> None:
     """Exactly N_TRIALS COMPLETE, the stale trial FAIL and retried once with its params."""
     complete = check_study(study, N_TRIALS)
@@ -60,17 +82,9 @@ def _check_retried(study: optuna.Study, stale_number: int) -> None:
 def test_sigkill_mid_trial_fails_and_retries_it(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = worker_config(
-        storage_spec(kind, tmp_path),
-        n_trials=N_TRIALS,
-        target="tests.reliability.faults:pausable",
-    )
-    monkeypatch.setenv(PAUSE_DIR_ENV, str(tmp_path))
-    marker = tmp_path / "trial"
+    config = _paused_study(kind, tmp_path, monkeypatch)
     with running_workers(config, 3) as workers:
-        wait_for(marker.exists, timeout=120)
-        stale = int(marker.read_text())
-        time.sleep(0.3)  # its heartbeat / alive stamp has been written
+        stale = _paused_trial(tmp_path)
         workers[1].kill()
         killed = time.monotonic()
         study = load(config)
@@ -93,17 +107,9 @@ def test_sigkill_mid_trial_fails_and_retries_it(
 def test_sigstop_past_grace_then_sigcont_drops_the_result(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = worker_config(
-        storage_spec(kind, tmp_path),
-        n_trials=N_TRIALS,
-        target="tests.reliability.faults:pausable",
-    )
-    monkeypatch.setenv(PAUSE_DIR_ENV, str(tmp_path))
-    marker = tmp_path / "trial"
+    config = _paused_study(kind, tmp_path, monkeypatch)
     with running_workers(config, 3) as workers:
-        wait_for(marker.exists, timeout=120)
-        stale = int(marker.read_text())
-        time.sleep(0.3)
+        stale = _paused_trial(tmp_path)
         pid = workers[1].pid
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)
@@ -112,11 +118,9 @@ def test_sigstop_past_grace_then_sigcont_drops_the_result(
         try:
             wait_for(lambda: _state(study, stale) == TrialState.FAIL, timeout=GRACE + 10)
             assert time.monotonic() - stopped <= GRACE + 1.0
-            retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == stale]
-            assert retried
-            wait_for(
-                lambda: _state(study, retried[0].number).is_finished(), timeout=60, interval=0.1
-            )
+            # The retry is enqueued just after the FAIL: wait for it, then for its end.
+            wait_for(lambda: _retry_of(study, stale) is not None, timeout=30)
+            wait_for(lambda: _retry_of(study, stale).state.is_finished(), timeout=60)  # type: ignore[union-attr]
         finally:
             os.kill(pid, signal.SIGCONT)
         (tmp_path / "go").touch()  # the paused trial returns its values now
