@@ -4,9 +4,9 @@
         --storage sqlite:///optuna_ars.db --study-name bm-ars --sampler ars --seed 0
 
 Four objectives (1 - int8 val accuracy, flash, SRAM, FLOPs) under the target's limits; a
-rerun with the same storage and study name resumes. Failed trials (diverging loss, export or
-quantization error) are recorded as FAIL with ``fail_reason`` and the study goes on. Prints the
-feasible Pareto front at the end.
+rerun with the same storage and study name resumes. Failed trials (diverging loss,
+``--time-limit`` passed, out of memory, export or quantization error) are recorded as FAIL with
+``fail_reason`` and the study goes on. Prints the feasible Pareto front at the end.
 """
 
 from __future__ import annotations
