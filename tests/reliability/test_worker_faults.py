@@ -45,6 +45,12 @@ def _state(study: optuna.Study, number: int) -> TrialState:
     return study._storage.get_all_trials(study._study_id, deepcopy=False)[number].state
 
 
+def _failed_within_grace(study: optuna.Study, number: int, *, since: float) -> None:
+    """Trial ``number`` turns FAIL no later than grace + 1 s after ``since``."""
+    wait_for(lambda: _state(study, number) == TrialState.FAIL, timeout=GRACE + 10)
+    assert time.monotonic() - since <= GRACE + 1.0
+
+
 def _retry_of(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial | None:
     trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
     return next((t for t in trials if t.system_attrs.get("failed_trial") == number), None)
@@ -86,10 +92,7 @@ def test_sigkill_mid_trial_fails_and_retries_it(
     with running_workers(config, 3) as workers:
         stale = _paused_trial(tmp_path)
         workers[1].kill()
-        killed = time.monotonic()
-        study = load(config)
-        wait_for(lambda: _state(study, stale) == TrialState.FAIL, timeout=GRACE + 10)
-        assert time.monotonic() - killed <= GRACE + 1.0
+        _failed_within_grace(load(config), stale, since=time.monotonic())
         for w in workers:
             w.join(timeout=120)
         assert [w.exitcode for w in workers] == [0, -signal.SIGKILL, 0]
@@ -113,11 +116,9 @@ def test_sigstop_past_grace_then_sigcont_drops_the_result(
         pid = workers[1].pid
         assert pid is not None
         os.kill(pid, signal.SIGSTOP)
-        stopped = time.monotonic()
         study = load(config)
         try:
-            wait_for(lambda: _state(study, stale) == TrialState.FAIL, timeout=GRACE + 10)
-            assert time.monotonic() - stopped <= GRACE + 1.0
+            _failed_within_grace(study, stale, since=time.monotonic())
             # The retry is enqueued just after the FAIL: wait for it, then for its end.
             wait_for(lambda: _retry_of(study, stale) is not None, timeout=30)
             wait_for(lambda: _retry_of(study, stale).state.is_finished(), timeout=60)  # type: ignore[union-attr]
