@@ -7,12 +7,17 @@ Four objectives (1 - int8 val accuracy, flash, SRAM, FLOPs) under the target's l
 rerun with the same storage and study name resumes. Failed trials (diverging loss,
 ``--time-limit`` passed, out of memory, export or quantization error) are recorded as FAIL with
 ``fail_reason`` and the study goes on. Prints the feasible Pareto front at the end.
+
+``--workers N`` runs N worker processes on the study (``studies.workers.run_workers``: RDB
+heartbeat or journal alive stamps, stale trials failed and retried); ``--trials`` then counts
+COMPLETE trials to add, and each worker gets ``--threads`` torch threads.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import functools
 import math
 from pathlib import Path
 import sys
@@ -28,6 +33,8 @@ from evaluators.objective import make_objective
 from evaluators.train import EvaluationError
 from studies.benchmark import make_sampler
 from studies.workers import make_storage
+from studies.workers import run_workers
+from studies.workers import worker_seed
 
 SAMPLER_CHOICES = ("ars", "gp", "tpe", "nsga2", "random")
 
@@ -49,6 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sram-limit", type=_positive_int, default=Limits().sram)
     parser.add_argument("--flops-limit", type=_positive_float, default=Limits().flops)
     parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads/trial")
+    parser.add_argument(
+        "--workers", type=_positive_int, default=1, help="worker processes sharing the study"
+    )
     parser.add_argument(
         "--time-limit",
         type=_positive_float,
@@ -118,6 +128,38 @@ def run(study: optuna.Study, objective: Objective, *, trials: int, progress: boo
     print(front_table(study))
 
 
+def run_parallel(study: optuna.Study, objective: Objective, *, args: argparse.Namespace) -> None:
+    """``args.trials`` more COMPLETE trials from ``args.workers`` processes, then the front."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    codes = run_workers(
+        n_workers=args.workers,
+        target=objective,
+        storage=args.storage,
+        study_name=study.study_name,
+        n_trials=done + args.trials,
+        seed=args.seed,
+        sampler=functools.partial(
+            _worker_sampler, name=args.sampler, n_startup=args.startup_trials
+        ),
+        catch=(EvaluationError,),
+        torch_threads=args.threads,
+    )
+    if any(codes):
+        print(f"workers exited with codes {codes}", file=sys.stderr)
+    storage = make_storage(args.storage, heartbeat=False)
+    print(front_table(optuna.load_study(study_name=study.study_name, storage=storage)))
+
+
+def _worker_sampler(
+    seed: int | None, worker: int, *, name: str, n_startup: int
+) -> optuna.samplers.BaseSampler:
+    """One worker's sampler: ARSSampler derives per-trial seeds itself (one seed for all
+    workers); the others keep one random stream per process, so each worker gets its own."""
+    own = seed if name == "ars" else worker_seed(seed, worker)
+    return make_sampler(name, 0 if own is None else own, n_startup)
+
+
 def front_table(study: optuna.Study) -> str:
     """The feasible Pareto front as a text table (best accuracy first)."""
     feasible = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
@@ -154,7 +196,13 @@ def run_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         study, objective = prepare(args)
     except (ValueError, OSError) as exc:  # bad values, missing or unwritable paths
         parser.error(str(exc))
-    run(study, objective, trials=args.trials, progress=not args.no_progress)
+    if args.workers > 1:
+        try:
+            run_parallel(study, objective, args=args)
+        except ValueError as exc:  # a storage the workers cannot share (in memory)
+            parser.error(str(exc))
+    else:
+        run(study, objective, trials=args.trials, progress=not args.no_progress)
     print(
         f"stored in {args.storage} as {study.study_name!r}. Look at it with:\n"
         f"  optuna-dashboard {args.storage}"

@@ -30,10 +30,25 @@ def test_compress_quick_ars_two_trials(tmp_path: Path, capsys: pytest.CaptureFix
     assert len(optuna.load_study(study_name="s", storage=storage).trials) == 3
 
 
+def test_compress_two_workers_share_the_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'x.db'}"
+    argv = ["compress", "--quick", "--trials", "3", "--workers", "2", "--storage", storage]
+    assert main([*argv, "--study-name", "w", "--no-artifacts"]) == 0
+    assert "3 complete" in capsys.readouterr().out
+    trials = optuna.load_study(study_name="w", storage=storage).trials
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 3
+    assert {t.user_attrs["worker"] for t in complete} == {0, 1}  # both processes ran trials
+    assert len({tuple(sorted(t.params.items())) for t in complete}) == 3
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["compress", "--trials", "0"], "must be a positive integer"),
+        (["compress", "--workers", "0"], "must be a positive integer"),
         (["compress", "--sampler", "nope"], "invalid choice"),
         (["compress", "--dataset", "NoSuchSet"], "not bundled"),
         (["frobnicate"], "invalid choice"),
