@@ -1,8 +1,9 @@
 """``python -m studies <command>``: the project's command line.
 
 Commands: ``compress`` (search deployable int8 networks, :mod:`studies.compress`),
-``benchmark`` (samplers side by side, :mod:`studies.benchmark`) and ``report`` (Pareto table
-and plots of a stored study, :mod:`studies.report`). Also installed as ``optuna-ars``.
+``benchmark`` (samplers side by side, :mod:`studies.benchmark`), ``sweep`` (hypervolume
+against one ARS knob, :mod:`studies.sweep`) and ``report`` (Pareto table and plots of a stored
+study, :mod:`studies.report`). Also installed as ``optuna-ars``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from types import ModuleType
 from studies import benchmark
 from studies import compress
 from studies import report
+from studies import sweep
 
 _Runner = Callable[[argparse.ArgumentParser, argparse.Namespace], int]
 # name: (module with add_arguments, one-line help, runner)
@@ -29,6 +31,11 @@ _COMMANDS: dict[str, tuple[ModuleType, str, _Runner]] = {
         benchmark,
         "samplers side by side on BoTorch test problems (hypervolume, s/suggestion)",
         benchmark.run,
+    ),
+    "sweep": (
+        sweep,
+        "ARS hyperparameter sweep (paper Sec. 4.2): hypervolume against one knob",
+        sweep.run,
     ),
     "report": (
         report,

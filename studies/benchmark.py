@@ -191,25 +191,28 @@ def print_table(rows: list[dict[str, Any]], checkpoints: list[int]) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``benchmark`` options."""
-    parser.add_argument("--problems", default="BraninCurrin", help=", ".join(PROBLEMS))
+    add_common_arguments(parser, problems="BraninCurrin", seeds=3)
     parser.add_argument("--samplers", default="ars,gp,tpe,random", help=", ".join(SAMPLERS))
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per cell")
-    parser.add_argument("--trials", type=int, default=50, help="trials per study")
-    parser.add_argument("--startup", type=int, default=10, help="start-up trials")
-    parser.add_argument("--ars", default="{}", help="JSON of extra ARSSampler arguments")
     parser.add_argument("--out", type=Path, default=Path("results/benchmark.json"))
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """Run the comparison; bad options end in ``parser.error`` (exit 2)."""
+def add_common_arguments(parser: argparse.ArgumentParser, *, problems: str, seeds: int) -> None:
+    """Problems, seeds, trials, start-up trials and ``--ars`` (also used by the sweep)."""
+    parser.add_argument("--problems", default=problems, help=", ".join(PROBLEMS))
+    parser.add_argument("--seeds", type=int, default=seeds, help="seeds 0..S-1 per cell")
+    parser.add_argument("--trials", type=int, default=50, help="trials per study")
+    parser.add_argument("--startup", type=int, default=10, help="start-up trials")
+    parser.add_argument("--ars", default="{}", help="JSON of extra ARSSampler arguments")
+
+
+def check_common(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[str], dict[str, Any]]:
+    """Problems and ``--ars`` keyword arguments, checked (``parser.error`` on bad values)."""
     problems = args.problems.split(",")
-    samplers = args.samplers.split(",")
     for p in problems:
         if p not in PROBLEMS:
             parser.error(f"unknown problem {p!r}; choose from {', '.join(PROBLEMS)}")
-    for s in samplers:
-        if s not in SAMPLERS:
-            parser.error(f"unknown sampler {s!r}; choose from {', '.join(SAMPLERS)}")
     if args.seeds < 1 or args.trials < 1 or args.startup < 0:
         parser.error("--seeds and --trials must be >= 1 and --startup >= 0")
     try:
@@ -219,6 +222,16 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         make_sampler("ars", 0, args.startup, **ars_kwargs)  # validate before running anything
     except (ValueError, TypeError) as err:
         parser.error(f"--ars {args.ars!r}: {err}")
+    return problems, ars_kwargs
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the comparison; bad options end in ``parser.error`` (exit 2)."""
+    problems, ars_kwargs = check_common(parser, args)
+    samplers = args.samplers.split(",")
+    for s in samplers:
+        if s not in SAMPLERS:
+            parser.error(f"unknown sampler {s!r}; choose from {', '.join(SAMPLERS)}")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     # Peers' experimental / numerics notices would drown the table; ARSSampler's own fallbacks
     # are recorded in its trials' user attrs (``ars:fallback``).
@@ -236,7 +249,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    checkpoints = [c for c in (25, 50, 100, 150) if c <= args.trials] or [args.trials]
+    checkpoints = [c for c in (25, 50, 100, 150) if c < args.trials] + [args.trials]
     rows = summarize(runs, checkpoints)
     print_table(rows, checkpoints)
     ranks = mean_ranks(rows, f"hv@{checkpoints[-1]}")

@@ -59,3 +59,37 @@ def test_benchmark_rejects_unknown_names(
         benchmark.main([flag])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_sweep_smoke_writes_rows_and_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studies import sweep
+
+    tiny = json.dumps({"n_directions": 16, "n_iterations": 2, "hidden": 8, "n_qmc_samples": 8})
+    argv = ["--knob=horizon", "--values=1,3", "--problems=BraninCurrin", "--seeds=1"]
+    argv += ["--trials=5", "--startup=3", f"--ars={tiny}", f"--out={tmp_path}"]
+    assert sweep.main(argv) == 0
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    assert [(r["value"], r["problem"]) for r in rows] == [(1, "BraninCurrin"), (3, "BraninCurrin")]
+    assert all(len(r["hv"]) == 1 and 0.0 <= r["hv_median"] <= 1.0 for r in rows)
+    assert (tmp_path / "sweep.png").stat().st_size > 0
+    assert "horizon | problem | HV@5 med [min, max]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--knob=horizon", "--values=2,0"], "horizon='0'"),
+        (["--knob=top_fraction", "--values=abc"], "top_fraction='abc'"),
+        (["--knob=colour", "--values=1"], "invalid choice"),
+    ],
+)
+def test_sweep_bad_values_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studies import sweep
+
+    with pytest.raises(SystemExit) as exc:
+        sweep.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
