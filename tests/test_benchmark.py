@@ -93,3 +93,23 @@ def test_sweep_bad_values_exit_2(
     with pytest.raises(SystemExit) as exc:
         sweep.main(argv)
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_speed_smoke_covers_every_dimension(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studies import speed
+
+    out = tmp_path / "speed.json"
+    argv = ["--samplers=random,tpe", "--sizes=10", "--dims=2,3", "--repeats=2", f"--out={out}"]
+    assert speed.main(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["problem"], r["n"]) for r in rows] == [
+        ("CarSideImpact", 10),
+        ("BraninCurrin", 100),
+        ("DTLZ2-3D", 100),
+    ]
+    assert all(
+        r[s]["first"] >= 0 and r[s]["median_rest"] >= 0 for r in rows for s in ("random", "tpe")
+    )
+    assert "problem | n | random s (first; median rest)" in capsys.readouterr().out
