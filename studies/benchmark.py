@@ -24,6 +24,8 @@ import warnings
 import numpy as np
 import optuna
 
+from studies.workers import make_storage
+
 PROBLEMS = (
     "BraninCurrin",
     "VehicleSafety",
@@ -113,11 +115,21 @@ def run_one(
     seed: int,
     n_trials: int,
     n_startup: int,
+    storage: optuna.storages.BaseStorage | None = None,
     **ars_kwargs: Any,
 ) -> dict[str, Any]:
-    """One study; returns HV after every trial and seconds per suggestion."""
+    """One study; returns HV after every trial and seconds per suggestion.
+
+    With ``storage`` the study is kept there as ``PROBLEM-SAMPLER-seedSEED`` (a fresh one each
+    run: an earlier study of that name is replaced), for optuna-dashboard or ``report``.
+    """
     problem = make_problem(problem_name)
+    name = f"{problem_name}-{sampler_name}-seed{seed}"
+    if storage is not None and name in optuna.get_all_study_names(storage):
+        optuna.delete_study(study_name=name, storage=storage)
     study = optuna.create_study(
+        storage=storage,
+        study_name=name if storage is not None else None,
         directions=["minimize"] * problem.num_objectives,
         sampler=make_sampler(sampler_name, seed, n_startup, **ars_kwargs),
     )
@@ -194,6 +206,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, problems="BraninCurrin", seeds=3)
     parser.add_argument("--samplers", default="ars,gp,tpe,random", help=", ".join(SAMPLERS))
     parser.add_argument("--out", type=Path, default=Path("results/benchmark.json"))
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="keep every study in this Optuna storage (e.g. sqlite:///bench.db) for "
+        "optuna-dashboard; default: in memory",
+    )
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, problems: str, seeds: int) -> None:
@@ -232,6 +250,12 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for s in samplers:
         if s not in SAMPLERS:
             parser.error(f"unknown sampler {s!r}; choose from {', '.join(SAMPLERS)}")
+    storage = None
+    if args.storage is not None:
+        try:
+            storage = make_storage(args.storage, heartbeat=False)
+        except ValueError as err:
+            parser.error(str(err))
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     # Peers' experimental / numerics notices would drown the table; ARSSampler's own fallbacks
     # are recorded in its trials' user attrs (``ars:fallback``).
@@ -241,7 +265,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         for sampler in samplers:
             for seed in range(args.seeds):
                 kw = ars_kwargs if sampler == "ars" else {}
-                run = run_one(problem, sampler, seed, args.trials, args.startup, **kw)
+                run = run_one(problem, sampler, seed, args.trials, args.startup, storage, **kw)
                 runs.append(run)
                 print(
                     f"# {problem} {sampler} seed {seed}: HV {run['hv'][-1]:.3f}, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import optuna
 import pytest
 
 from studies import benchmark
@@ -113,3 +114,21 @@ def test_speed_smoke_covers_every_dimension(
         r[s]["first"] >= 0 and r[s]["median_rest"] >= 0 for r in rows for s in ("random", "tpe")
     )
     assert "problem | n | random s (first; median rest)" in capsys.readouterr().out
+
+
+def test_benchmark_keeps_its_studies_in_a_storage(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'bench.db'}"
+    argv = ["--problems=BraninCurrin", "--samplers=random", "--seeds=2", "--trials=4"]
+    argv += [f"--storage={storage}", f"--out={tmp_path / 'bench.json'}"]
+    assert benchmark.main(argv) == 0
+    assert benchmark.main(argv) == 0  # a rerun replaces the studies, it does not extend them
+    names = sorted(optuna.get_all_study_names(storage))
+    assert names == ["BraninCurrin-random-seed0", "BraninCurrin-random-seed1"]
+    for name in names:
+        assert len(optuna.load_study(study_name=name, storage=storage).trials) == 4
+
+
+def test_benchmark_bad_storage_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        benchmark.main(["--storage=oracle://x", f"--out={tmp_path / 'b.json'}"])
+    assert exc.value.code == 2 and "oracle://x" in capsys.readouterr().err
