@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
+import functools
 import json
 from pathlib import Path
 import statistics
 import sys
 import time
 from typing import Any
+from typing import Literal
 import warnings
 
 import numpy as np
 import optuna
 
 from studies.workers import make_storage
+from studies.workers import run_workers
+from studies.workers import worker_seed
 
 PROBLEMS = (
     "BraninCurrin",
@@ -115,37 +120,66 @@ def run_one(
     seed: int,
     n_trials: int,
     n_startup: int,
-    storage: optuna.storages.BaseStorage | None = None,
+    storage: str | None = None,
+    workers: int = 1,
     **ars_kwargs: Any,
 ) -> dict[str, Any]:
     """One study; returns HV after every trial and seconds per suggestion.
 
-    With ``storage`` the study is kept there as ``PROBLEM-SAMPLER-seedSEED`` (a fresh one each
-    run: an earlier study of that name is replaced), for optuna-dashboard or ``report``.
+    With ``storage`` (a spec for :func:`studies.workers.make_storage`) the study is kept there
+    as ``PROBLEM-SAMPLER-seedSEED`` (a fresh one each run: an earlier study of that name is
+    replaced), for optuna-dashboard or ``report``. ``workers > 1`` runs it in that many worker
+    processes (``storage`` required); the seconds are then each trial's wall time, start to
+    complete, which for these cheap problems is the suggestion.
     """
     problem = make_problem(problem_name)
+    directions: list[Literal["minimize"]] = ["minimize"] * problem.num_objectives
     name = f"{problem_name}-{sampler_name}-seed{seed}"
-    if storage is not None and name in optuna.get_all_study_names(storage):
-        optuna.delete_study(study_name=name, storage=storage)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=name if storage is not None else None,
-        directions=["minimize"] * problem.num_objectives,
-        sampler=make_sampler(sampler_name, seed, n_startup, **ars_kwargs),
-    )
-    objective = make_objective(problem)
-    seconds: list[float] = []
-    for _ in range(n_trials):
-        started = time.perf_counter()
-        trial = study.ask()
-        values = objective(trial)  # suggestions happen here; the function itself is cheap
-        seconds.append(time.perf_counter() - started)
-        study.tell(trial, values)
-    losses = np.array([t.values for t in study.trials])  # (n, m)
-    feasible = np.array([all(c <= 0 for c in t.constraints.values()) for t in study.trials])
+    opened = None if storage is None else make_storage(storage, heartbeat=False)
+    if opened is not None and name in optuna.get_all_study_names(opened):
+        optuna.delete_study(study_name=name, storage=opened)
+    if workers > 1 and storage is not None and opened is not None:
+        run_workers(
+            n_workers=workers,
+            target=ProblemObjective(problem_name),
+            storage=storage,
+            study_name=name,
+            n_trials=n_trials,
+            directions=directions,
+            seed=seed,
+            sampler=functools.partial(
+                worker_sampler, name=sampler_name, n_startup=n_startup, **ars_kwargs
+            ),
+            torch_threads=1,
+        )
+        study = optuna.load_study(study_name=name, storage=opened)
+        trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+        seconds = [
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            for t in trials
+            if t.datetime_complete is not None and t.datetime_start is not None
+        ]
+    else:
+        study = optuna.create_study(
+            storage=opened,
+            study_name=name if opened is not None else None,
+            directions=directions,
+            sampler=make_sampler(sampler_name, seed, n_startup, **ars_kwargs),
+        )
+        objective = make_objective(problem)
+        seconds = []
+        for _ in range(n_trials):
+            started = time.perf_counter()
+            trial = study.ask()
+            values = objective(trial)  # suggestions happen here; the function itself is cheap
+            seconds.append(time.perf_counter() - started)
+            study.tell(trial, values)
+        trials = study.trials
+    losses = np.array([t.values for t in trials])  # (n, m)
+    feasible = np.array([all(c <= 0 for c in t.constraints.values()) for t in trials])
     hv = [
         normalized_hypervolume(losses[: i + 1], feasible[: i + 1], problem)
-        for i in range(n_trials)
+        for i in range(len(trials))
     ]
     return {
         "problem": problem_name,
@@ -154,6 +188,25 @@ def run_one(
         "hv": hv,
         "seconds": seconds,
     }
+
+
+@dataclass(frozen=True)
+class ProblemObjective:
+    """The objective of a named problem, picklable for worker processes."""
+
+    problem: str
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        return make_objective(make_problem(self.problem))(trial)
+
+
+def worker_sampler(
+    seed: int | None, worker: int, *, name: str, n_startup: int, **ars_kwargs: Any
+) -> optuna.samplers.BaseSampler:
+    """One worker's sampler: ARSSampler derives per-trial seeds itself (one seed for all
+    workers); the others keep one random stream per process, so each worker gets its own."""
+    own = seed if name == "ars" else worker_seed(seed, worker)
+    return make_sampler(name, 0 if own is None else own, n_startup, **ars_kwargs)
 
 
 def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> list[dict[str, Any]]:
@@ -212,6 +265,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep every study in this Optuna storage (e.g. sqlite:///bench.db) for "
         "optuna-dashboard; default: in memory",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes per study (needs --storage; seconds are then trial wall times)",
+    )
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, problems: str, seeds: int) -> None:
@@ -250,10 +309,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for s in samplers:
         if s not in SAMPLERS:
             parser.error(f"unknown sampler {s!r}; choose from {', '.join(SAMPLERS)}")
-    storage = None
+    if args.workers < 1 or (args.workers > 1 and args.storage is None):
+        parser.error(f"--workers {args.workers}: needs to be >= 1, and > 1 needs --storage")
     if args.storage is not None:
         try:
-            storage = make_storage(args.storage, heartbeat=False)
+            make_storage(args.storage, heartbeat=False)
         except ValueError as err:
             parser.error(str(err))
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -265,7 +325,16 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         for sampler in samplers:
             for seed in range(args.seeds):
                 kw = ars_kwargs if sampler == "ars" else {}
-                run = run_one(problem, sampler, seed, args.trials, args.startup, storage, **kw)
+                run = run_one(
+                    problem,
+                    sampler,
+                    seed,
+                    args.trials,
+                    args.startup,
+                    args.storage,
+                    args.workers,
+                    **kw,
+                )
                 runs.append(run)
                 print(
                     f"# {problem} {sampler} seed {seed}: HV {run['hv'][-1]:.3f}, "

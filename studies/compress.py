@@ -32,9 +32,9 @@ from evaluators.objective import Objective
 from evaluators.objective import make_objective
 from evaluators.train import EvaluationError
 from studies.benchmark import make_sampler
+from studies.benchmark import worker_sampler
 from studies.workers import make_storage
 from studies.workers import run_workers
-from studies.workers import worker_seed
 
 SAMPLER_CHOICES = ("ars", "gp", "tpe", "nsga2", "random")
 
@@ -140,7 +140,7 @@ def run_parallel(study: optuna.Study, objective: Objective, *, args: argparse.Na
         n_trials=done + args.trials,
         seed=args.seed,
         sampler=functools.partial(
-            _worker_sampler, name=args.sampler, n_startup=args.startup_trials
+            worker_sampler, name=args.sampler, n_startup=args.startup_trials
         ),
         catch=(EvaluationError,),
         torch_threads=args.threads,
@@ -149,15 +149,6 @@ def run_parallel(study: optuna.Study, objective: Objective, *, args: argparse.Na
         print(f"workers exited with codes {codes}", file=sys.stderr)
     storage = make_storage(args.storage, heartbeat=False)
     print(front_table(optuna.load_study(study_name=study.study_name, storage=storage)))
-
-
-def _worker_sampler(
-    seed: int | None, worker: int, *, name: str, n_startup: int
-) -> optuna.samplers.BaseSampler:
-    """One worker's sampler: ARSSampler derives per-trial seeds itself (one seed for all
-    workers); the others keep one random stream per process, so each worker gets its own."""
-    own = seed if name == "ars" else worker_seed(seed, worker)
-    return make_sampler(name, 0 if own is None else own, n_startup)
 
 
 def front_table(study: optuna.Study) -> str:

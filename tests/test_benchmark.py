@@ -49,6 +49,7 @@ def test_benchmark_smoke_writes_table_and_json(
         ("--problems=Nope", "unknown problem 'Nope'"),
         ("--samplers=ars,cmaes", "'cmaes'"),
         ("--ars={bad", "--ars '{bad'"),
+        ("--workers=2", "--workers 2"),
         ('--ars={"horizon": 0}', "horizon must be an integer >= 1"),
         ('--ars={"colour": 1}', "colour"),
     ],
@@ -132,3 +133,15 @@ def test_benchmark_bad_storage_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exc:
         benchmark.main(["--storage=oracle://x", f"--out={tmp_path / 'b.json'}"])
     assert exc.value.code == 2 and "oracle://x" in capsys.readouterr().err
+
+
+def test_benchmark_with_two_worker_processes(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'bench.db'}"
+    out = tmp_path / "bench.json"
+    argv = ["--problems=ConstrainedBraninCurrin", "--samplers=random", "--seeds=1", "--trials=6"]
+    assert benchmark.main([*argv, "--workers=2", f"--storage={storage}", f"--out={out}"]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    assert len(run["hv"]) == len(run["seconds"]) == 6
+    study = optuna.load_study(study_name="ConstrainedBraninCurrin-random-seed0", storage=storage)
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(complete) == 6 and {t.user_attrs["worker"] for t in complete} == {0, 1}
