@@ -135,11 +135,13 @@ def run_one(
     problem = make_problem(problem_name)
     directions: list[Literal["minimize"]] = ["minimize"] * problem.num_objectives
     name = f"{problem_name}-{sampler_name}-seed{seed}"
+    if workers > 1 and storage is None:
+        raise ValueError(f"workers={workers} needs a storage the worker processes can share")
     opened = None if storage is None else make_storage(storage, heartbeat=False)
     if opened is not None and name in optuna.get_all_study_names(opened):
         optuna.delete_study(study_name=name, storage=opened)
-    if workers > 1 and storage is not None and opened is not None:
-        run_workers(
+    if workers > 1 and storage is not None and opened is not None:  # both set: narrows types
+        codes = run_workers(
             n_workers=workers,
             target=ProblemObjective(problem_name),
             storage=storage,
@@ -152,6 +154,8 @@ def run_one(
             ),
             torch_threads=1,
         )
+        if any(codes):  # a dead worker leaves the study short: no hypervolume history
+            raise RuntimeError(f"workers of study {name!r} exited with codes {codes}")
         study = optuna.load_study(study_name=name, storage=opened)
         trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
         seconds = [

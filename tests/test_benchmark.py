@@ -145,3 +145,8 @@ def test_benchmark_with_two_worker_processes(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="ConstrainedBraninCurrin-random-seed0", storage=storage)
     complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(complete) == 6 and {t.user_attrs["worker"] for t in complete} == {0, 1}
+
+
+def test_run_one_with_workers_needs_a_storage() -> None:
+    with pytest.raises(ValueError, match="workers=2 needs a storage"):
+        benchmark.run_one("BraninCurrin", "random", 0, 3, 1, None, 2)

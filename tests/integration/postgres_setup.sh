@@ -44,7 +44,6 @@ _setup() {
     fi
     PGPASSWORD=$password psql -q -h 127.0.0.1 -p "$port" -U "$user" -d "$db" -c "SELECT 1" >/dev/null
 }
-_setup >&2 </dev/null
-read -r _ _ port _ < <(pg_lsclusters -h | head -1)
+_setup >&2 </dev/null  # runs in this shell: `port` is set
 echo "postgresql+psycopg2://$user:$password@127.0.0.1:$port/$db"
 
