@@ -1,9 +1,8 @@
 """Stage 5a: export the pruned float network to ONNX (one file, dynamic batch axis).
 
-The int8 ONNX that :mod:`evaluators.quantize` derives from it is the deliverable. TFLite Micro
-is an optional extra (``pip install optuna-ars[tflm]``: litert-torch + tflite-micro), not
-installed or implemented here: :func:`export_tflite` says how to get it instead of returning
-numbers that no interpreter produced.
+The int8 ONNX that :mod:`evaluators.quantize` derives from it is the deliverable, unless the
+optional TFLite Micro route runs (:mod:`evaluators.tflite`, ``tflm=True``), whose ``.tflite``
+then is.
 """
 
 from __future__ import annotations
@@ -71,20 +70,3 @@ def export_onnx(
     except Exception as exc:  # the exporters raise many types; the trial fails with the reason
         raise EvaluationError(f"ONNX export failed: {type(exc).__name__}: {exc}") from exc
     return ExportedModel(path=path, seconds=time.perf_counter() - start)
-
-
-def export_tflite(model: nn.Module, example: torch.Tensor, path: Path) -> Path:
-    """Hook for the optional TFLite Micro route (int8 ``.tflite`` via litert-torch's PT2E
-    quantizer, arena measured by the ``tflite-micro`` interpreter). Not part of this build."""
-    try:
-        import litert_torch  # noqa: F401
-        import tflite_micro  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            "the TFLite Micro export needs the optional extra: pip install 'optuna-ars[tflm]' "
-            "(litert-torch and tflite-micro)"
-        ) from exc
-    raise NotImplementedError(
-        "litert-torch and tflite-micro are installed, but the TFLite route is not implemented "
-        "yet; use the int8 ONNX export"
-    )

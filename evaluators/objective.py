@@ -5,6 +5,10 @@ Table 2, with the target's limits as Optuna constraints (``value - limit <= 0`` 
     study = optuna.create_study(directions=DIRECTIONS, sampler=ARSSampler(seed=0))
     study.optimize(make_objective(dataset="basicmotions"), n_trials=50,
                    catch=(EvaluationError,))
+
+With ``tflm=True`` (optional extra) the int8 ``.tflite`` run by TensorFlow Lite Micro is the
+deliverable: its accuracy, file size and measured arena become the values and constraints
+(:attr:`Evaluation.values`); the ONNX-based estimates stay in the user attrs next to them.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ from evaluators.models import build_model
 from evaluators.models import prunable_groups
 from evaluators.quantize import QuantizedModel
 from evaluators.quantize import quantize_int8
+from evaluators.tflite import TFLMResult
+from evaluators.tflite import export_tflite
+from evaluators.tflite import require_tflm
+from evaluators.tflite import run_tflm
 from evaluators.train import EvaluationError
 from evaluators.train import TrainConfig
 from evaluators.train import TrainResult
@@ -93,18 +101,32 @@ class SearchSpace:
 
 @dataclass(frozen=True, kw_only=True)
 class Evaluation:
-    """Everything one evaluation produced; ``onnx_path`` lives in the caller's workdir."""
+    """Everything one evaluation produced; the model files live in the caller's workdir.
+
+    ``tflm`` and ``tflite_path`` are set when the TFLite Micro route ran (``tflm=True``)."""
 
     train: TrainResult
     quantized: QuantizedModel
     footprint: Footprint
     onnx_path: Path
+    tflm: TFLMResult | None = None
+    tflite_path: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
+    def deliverable(self) -> Path:
+        """The int8 model to deploy: the ``.tflite`` when TFLM ran, else the int8 ONNX."""
+        return self.onnx_path if self.tflite_path is None else self.tflite_path
+
+    @property
     def values(self) -> tuple[float, float, float, float]:
-        f = self.footprint
-        return (1.0 - self.quantized.val_accuracy, f.flash_bytes, f.sram_bytes, f.flops)
+        """The four objectives, from the deliverable: ``(1 - int8 val accuracy, flash, SRAM,
+        FLOPs)``. With TFLM: its accuracy, the ``.tflite`` size and its smallest working arena;
+        otherwise onnxruntime's accuracy and the estimates of :mod:`evaluators.measure`."""
+        f, t = self.footprint, self.tflm
+        if t is None:
+            return (1.0 - self.quantized.val_accuracy, f.flash_bytes, f.sram_bytes, f.flops)
+        return (1.0 - t.val_accuracy, t.file_bytes, t.arena_bytes, f.flops)
 
 
 def evaluate(
@@ -116,8 +138,10 @@ def evaluate(
     threads: int = 1,
     dynamo: bool = False,
     time_limit: float | None = None,
+    tflm: bool = False,
 ) -> Evaluation:
-    """Run the pipeline model -> train + prune -> export -> quantize -> measure once.
+    """Run the pipeline model -> train + prune -> export -> quantize -> measure once; with
+    ``tflm`` also the int8 ``.tflite`` export and its TFLM run (needs the ``tflm`` extra).
 
     ``time_limit`` (seconds) is checked between training steps and between stages; past it,
     :class:`~evaluators.train.TimeLimitExceeded` (an ``EvaluationError``) is raised.
@@ -158,11 +182,26 @@ def evaluate(
         "quantize": quantized.seconds,
         "measure": time.perf_counter() - start,
     }
+    measured, tflite_path = None, None
+    if tflm:
+        check("after measuring")
+        start = time.perf_counter()
+        calibration = data.x_train[:_CALIBRATION_SAMPLES]
+        tflite_path = export_tflite(
+            trained.model, calibration=calibration, path=workdir / "int8.tflite"
+        )
+        check("after the TFLite export")
+        measured = run_tflm(
+            tflite_path.read_bytes(), data.x_val, data.y_val, data.x_test, data.y_test
+        )
+        seconds["tflite"] = time.perf_counter() - start
     return Evaluation(
         train=trained,
         quantized=quantized,
         footprint=footprint,
         onnx_path=quantized.path,
+        tflm=measured,
+        tflite_path=tflite_path,
         seconds=seconds,
     )
 
@@ -185,8 +224,10 @@ class Objective:
         dynamo: bool,
         seed: int,
         time_limit: float | None = None,
+        tflm: bool = False,
     ) -> None:
         self.data = data
+        self.tflm = tflm
         self.time_limit = time_limit
         self.model = model
         self.limits = limits
@@ -262,6 +303,7 @@ class Objective:
                     threads=self.threads,
                     dynamo=self.dynamo,
                     time_limit=self.time_limit,
+                    tflm=self.tflm,
                 )
                 self._record(trial, result)
             except EvaluationError as exc:
@@ -280,7 +322,8 @@ class Objective:
         return result.values
 
     def _record(self, trial: optuna.Trial, result: Evaluation) -> None:
-        """User attrs, constraints, and the int8 model as an artifact / file."""
+        """User attrs, constraints (from :attr:`Evaluation.values`), and the deliverable int8
+        model as an artifact / file."""
         f, q, t = result.footprint, result.quantized, result.train
         attrs: dict[str, Any] = {
             "val_accuracy_int8": q.val_accuracy,
@@ -300,27 +343,52 @@ class Objective:
             "pruning_epochs": list(t.pruning_epochs),
             "final_loss": t.final_loss,
             **{f"seconds_{k}": v for k, v in result.seconds.items()},
+            **_tflm_attrs(result.tflm),
         }
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
-        trial.set_constraint("flash", f.flash_bytes - self.limits.flash)
-        trial.set_constraint("sram", f.sram_bytes - self.limits.sram)
-        trial.set_constraint("flops", f.flops - self.limits.flops)
+        _, flash, sram, flops = result.values
+        trial.set_constraint("flash", flash - self.limits.flash)
+        trial.set_constraint("sram", sram - self.limits.sram)
+        trial.set_constraint("flops", flops - self.limits.flops)
+        model = result.deliverable
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            target = self.out_dir / f"trial_{trial.number:05d}.onnx"
-            shutil.copyfile(result.onnx_path, target)
-            trial.set_user_attr("onnx_path", str(target))
+            target = self.out_dir / f"trial_{trial.number:05d}{model.suffix}"
+            shutil.copyfile(model, target)
+            trial.set_user_attr(f"{model.suffix[1:]}_path", str(target))
         if self.artifact_store is not None:
             from optuna.artifacts import upload_artifact
 
             artifact_id = upload_artifact(
                 artifact_store=self.artifact_store,
-                file_path=str(result.onnx_path),
+                file_path=str(model),
                 study_or_trial=trial,
                 mimetype="application/octet-stream",
             )
             trial.set_user_attr("artifact_id", artifact_id)
+
+
+def _tflm_attrs(tflm: TFLMResult | None) -> dict[str, Any]:
+    """User attrs of the TFLM run (none without it); a float op adds a ``warning``."""
+    if tflm is None:
+        return {}
+    attrs: dict[str, Any] = {
+        "tflm_val_accuracy": tflm.val_accuracy,
+        "tflm_test_accuracy": tflm.test_accuracy,
+        "tflm_arena_bytes": tflm.arena_bytes,
+        "tflm_arena_used_bytes": tflm.arena_used_bytes,
+        "tflm_arena_head_bytes": tflm.arena_head_bytes,
+        "tflm_arena_tail_bytes": tflm.arena_tail_bytes,
+        "tflite_bytes": tflm.file_bytes,
+        "tflite_float_ops": list(tflm.float_ops),
+    }
+    if tflm.float_ops:
+        attrs["warning"] = (
+            f"the .tflite computes {', '.join(tflm.float_ops)} in float: not fully int8 "
+            "(slower on the target, float kernels needed)"
+        )
+    return attrs
 
 
 def _module_order(model: torch.nn.Module, group: PrunableGroup) -> int:
@@ -343,6 +411,7 @@ def make_objective(
     dynamo: bool = False,
     seed: int = 0,
     time_limit: float | None = None,
+    tflm: bool = False,
 ) -> Objective:
     """An Optuna objective for ``dataset`` (a name for :func:`load_dataset`, or a loaded
     :class:`Dataset`) and ``model`` (default: the paper's network for the data).
@@ -352,7 +421,9 @@ def make_objective(
     torch / onnxruntime thread count per trial (1 avoids oversubscription; run workers in
     parallel instead). ``time_limit`` (seconds per trial, ``None``: none) fails a trial that
     runs longer, checked between training steps and pipeline stages (``fail_reason`` says
-    where). Invalid arguments raise ``ValueError`` naming them.
+    where). ``tflm`` adds the int8 ``.tflite`` run by TensorFlow Lite Micro as the deliverable
+    (values and constraints from it; needs ``pip install 'optuna-ars[tflm]'``, else
+    ``ImportError`` here). Invalid arguments raise ``ValueError`` naming them.
     """
     bad = []
     if not (epoch_scale > 0 and math.isfinite(epoch_scale)):
@@ -365,6 +436,8 @@ def make_objective(
         bad.append(f"model={model!r} (one of {MODEL_NAMES})")
     if bad:
         raise ValueError(f"invalid arguments: {', '.join(bad)}")
+    if tflm:
+        require_tflm()
     data = (
         dataset
         if isinstance(dataset, Dataset)
@@ -383,4 +456,5 @@ def make_objective(
         dynamo=dynamo,
         seed=seed,
         time_limit=time_limit,
+        tflm=tflm,
     )
