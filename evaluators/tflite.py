@@ -94,7 +94,6 @@ def export_tflite(model: nn.Module, *, calibration: torch.Tensor, path: Path) ->
             import litert_torch
             from litert_torch.quantize import pt2e_quantizer
             from litert_torch.quantize import quant_config
-            from torchao.quantization.pt2e import allow_exported_model_train_eval
             from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
             from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
@@ -110,8 +109,9 @@ def export_tflite(model: nn.Module, *, calibration: torch.Tensor, path: Path) ->
             with torch.no_grad():
                 prepared(nhwc)
             quantized = convert_pt2e(prepared, fold_quantize=False)
-            allow_exported_model_train_eval(quantized)
-            quantized.eval()
+            # Traced in eval mode already; clear the flag litert-torch warns about (the
+            # exported module's own .eval() is disabled).
+            nn.Module.train(quantized, False)
             edge = litert_torch.convert(
                 quantized,
                 (nhwc[:1],),

@@ -11,6 +11,10 @@ rerun with the same storage and study name resumes. Failed trials (diverging los
 ``--workers N`` runs N worker processes on the study (``studies.workers.run_workers``: RDB
 heartbeat or journal alive stamps, stale trials failed and retried); ``--trials`` then counts
 COMPLETE trials to add, and each worker gets ``--threads`` torch threads.
+
+``--tflm`` (needs ``pip install 'optuna-ars[tflm]'``) also exports an int8 ``.tflite`` and runs
+it in TensorFlow Lite Micro: the values and constraints then come from it (TFLM accuracy,
+``.tflite`` size, measured arena) and the ``.tflite`` is the stored artifact.
 """
 
 from __future__ import annotations
@@ -70,10 +74,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--artifact-dir",
         type=Path,
         default=Path("artifacts"),
-        help="where the int8 ONNX files are stored as Optuna artifacts (default: artifacts)",
+        help="where the int8 models (.onnx, or .tflite with --tflm) are stored as Optuna "
+        "artifacts (default: artifacts)",
     )
     parser.add_argument(
         "--no-artifacts", action="store_true", help="do not store the exported models"
+    )
+    parser.add_argument(
+        "--tflm",
+        action="store_true",
+        help="deliver an int8 .tflite measured by TFLite Micro (extra: optuna-ars[tflm])",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -99,6 +109,7 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
         threads=args.threads,
         seed=args.seed,
         time_limit=args.time_limit,
+        tflm=args.tflm,
     )
     storage = make_storage(args.storage, heartbeat=False)
     with warnings.catch_warnings():
@@ -115,6 +126,14 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
     )
     study.set_user_attr("dataset", objective.data.name)
     study.set_user_attr("model", objective.model)
+    deliverable = "tflite" if args.tflm else "onnx"
+    previous = study.user_attrs.get("deliverable", "onnx" if study.trials else deliverable)
+    if previous != deliverable:
+        raise ValueError(
+            f"study {study.study_name!r} holds {previous} trials; --tflm={args.tflm} would mix "
+            "them with another deliverable's values (use a new --study-name)"
+        )
+    study.set_user_attr("deliverable", deliverable)
     study.set_user_attr("objectives", ["1-val_acc_int8", "flash_bytes", "sram_bytes", "flops"])
     return study, objective
 
@@ -152,7 +171,8 @@ def run_parallel(study: optuna.Study, objective: Objective, *, args: argparse.Na
 
 
 def front_table(study: optuna.Study) -> str:
-    """The feasible Pareto front as a text table (best accuracy first)."""
+    """The feasible Pareto front as a text table (best accuracy first); accuracies are the
+    deliverable's (TFLM's with ``--tflm``, else onnxruntime's int8)."""
     feasible = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
     done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     failed = sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)
@@ -165,10 +185,11 @@ def front_table(study: optuna.Study) -> str:
     for t in sorted(feasible, key=lambda t: (t.values[0], t.values[1])):
         a = t.user_attrs
         lines.append(
-            f"{t.number:>5} {a.get('val_accuracy_int8', math.nan):>7.3f} "
-            f"{a.get('test_accuracy_int8', math.nan):>8.3f} {t.values[1] / 1024:>9.1f} "
+            f"{t.number:>5} {1.0 - t.values[0]:>7.3f} "
+            f"{a.get('tflm_test_accuracy', a.get('test_accuracy_int8', math.nan)):>8.3f} "
+            f"{t.values[1] / 1024:>9.1f} "
             f"{t.values[2] / 1024:>8.1f} {t.values[3] / 1e6:>8.2f}  "
-            f"{a.get('artifact_id', a.get('onnx_path', '-'))}"
+            f"{a.get('artifact_id', a.get('onnx_path', a.get('tflite_path', '-')))}"
         )
     return "\n".join(lines)
 
@@ -185,7 +206,7 @@ def run_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     """Prepare (invalid input -> argparse error: exit 2, no traceback), then run."""
     try:
         study, objective = prepare(args)
-    except (ValueError, OSError) as exc:  # bad values, missing or unwritable paths
+    except (ValueError, OSError, ImportError) as exc:  # bad values, paths, --tflm w/o extra
         parser.error(str(exc))
     if args.workers > 1:
         try:
