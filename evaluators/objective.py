@@ -146,6 +146,8 @@ def evaluate(
     ``time_limit`` (seconds) is checked between training steps and between stages; past it,
     :class:`~evaluators.train.TimeLimitExceeded` (an ``EvaluationError``) is raised.
     """
+    if tflm:
+        require_tflm()  # before training: a missing extra is not a trial failure
     deadline = None if time_limit is None else time.monotonic() + time_limit
 
     def check(where: str) -> None:

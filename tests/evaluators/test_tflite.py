@@ -213,3 +213,8 @@ def test_tflm_without_the_extra_is_an_import_error_with_the_hint(
     monkeypatch.setitem(sys.modules, "tflite_micro", None)  # import fails as if not installed
     with pytest.raises(ImportError, match=r"pip install 'optuna-ars\[tflm\]'"):
         make_objective(dataset=basicmotions, tflm=True)
+
+
+def test_bad_calibration_shape_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"got shape \(1, 2, 1, 16\)"):
+        export_tflite(nn.Identity(), calibration=torch.zeros(1, 2, 1, 16), path=tmp_path / "m")
