@@ -49,7 +49,8 @@ class ARSSampler(BaseSampler):
     Deutel et al., "Augmented Random Search for Multi-Objective Bayesian Optimization of Neural
     Networks", Algorithm 1. Per suggestion: fit one GP per objective and per constraint
     (BoTorch), draw Chebyshev weights λ from the simplex (Eq. 7), start ``n_policies``
-    policies at k-means centres of the feasible Pareto front, train them by ARS (Eq. 3-6) on
+    policies at k-means centres of the feasible Pareto front (a smaller front is topped up by
+    Sobol points drawn by reward, BoTorch's ``initialize_q_batch``), train them by ARS (Eq. 3-6) on
     the qMC reward of Eq. 8 (weighted by the probability of feasibility), and propose the best
     state of the best policy's rollout. The first ``n_startup_trials`` trials are a Latin
     hypercube. With one objective the scalarization is the (normalised) objective itself.

@@ -7,14 +7,14 @@ from optuna_ars._acquisition import Acquisition
 from optuna_ars._acquisition import build_acquisition
 
 
-def _build(losses: torch.Tensor, X: torch.Tensor) -> Acquisition:
+def _build(losses: torch.Tensor, X: torch.Tensor, *, n_policies: int = 2) -> Acquisition:
     return build_acquisition(
         X,
         losses,
         torch.zeros(len(X), 0, dtype=torch.float64),
         pending=None,
         loss_bounds=None,
-        n_policies=2,
+        n_policies=n_policies,
         n_qmc_samples=16,
         rho=0.005,
         penalty=1e-3,
@@ -31,3 +31,26 @@ def test_predictions_come_back_in_the_losses_units(scale: float) -> None:
     predicted = acq.predicted_losses(X)
     assert torch.isfinite(predicted).all()
     torch.testing.assert_close(predicted, losses, rtol=0.0, atol=0.05 * scale + 1e-9 * 5)
+
+
+def _corner_cluster() -> tuple[torch.Tensor, torch.Tensor]:
+    """10 points in the corner [0, 0.15]^2 of the unit square; one objective."""
+    g = torch.Generator().manual_seed(0)
+    X = 0.15 * torch.rand(10, 2, generator=g, dtype=torch.float64)  # (10, 2)
+    return X, -X.sum(1, keepdim=True)  # (10, 1)
+
+
+def test_start_states_beyond_the_front_are_spread_by_reward() -> None:
+    X, losses = _corner_cluster()
+    acq = _build(losses, X, n_policies=5)
+    starts = acq.starts.double()  # (5, 2)
+    assert starts.shape == (5, 2)
+    torch.testing.assert_close(starts[0], X[losses[:, 0].argmin()], atol=1e-6, rtol=0)
+    # The other four come from the whole cube, not from the runners-up in the corner.
+    gap = torch.cdist(starts[1:], X).min(1).values  # (4,)
+    assert (gap > 0.1).sum() >= 2, gap
+    # Drawn with probability rising with the reward: better than uniform points on average.
+    uniform = torch.rand(1024, 2, generator=torch.Generator().manual_seed(1))
+    assert acq.reward(starts[1:].float()).mean() > acq.reward(uniform).mean()
+    again = _build(losses, X, n_policies=5).starts
+    torch.testing.assert_close(acq.starts, again)

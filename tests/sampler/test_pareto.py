@@ -18,20 +18,18 @@ def test_start_states_are_kmeans_centres_of_the_front() -> None:
     centres = torch.tensor([[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]])
     X = (centres.repeat_interleave(10, 0) + 0.01 * torch.randn(30, 2, generator=g)).double()
     front = torch.ones(30, dtype=torch.bool)
-    S = start_states(X, front, torch.zeros(30), n_states=3, seed=0)
+    S = start_states(X, front, n_states=3, seed=0)
     assert S.shape == (3, 2)
     # each true centre has a k-means centre within 0.02
     d = torch.cdist(centres.double(), S).min(1).values
     assert (d < 0.02).all(), d
 
 
-def test_small_front_is_topped_up_with_the_best_other_points() -> None:
+def test_a_front_no_larger_than_the_ensemble_is_returned_whole() -> None:
     X = torch.arange(10.0).reshape(5, 2)
-    front = torch.tensor([True, False, False, False, False])
-    score = torch.tensor([0.0, 1.0, 5.0, 3.0, 4.0])
-    S = start_states(X, front, score, n_states=3, seed=0)
-    assert S.tolist() == [X[0].tolist(), X[2].tolist(), X[4].tolist()]
-    assert len(start_states(X[:2], front[:2], score[:2], n_states=5, seed=0)) == 2
+    front = torch.tensor([True, False, True, False, False])
+    assert start_states(X, front, n_states=3, seed=0).tolist() == [X[0].tolist(), X[2].tolist()]
+    assert len(start_states(X, torch.zeros(5, dtype=torch.bool), n_states=3, seed=0)) == 0
 
 
 def test_lhs_rows_of_one_design_cover_every_stratum_once() -> None:

@@ -72,3 +72,15 @@ def test_failed_fit_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -
     mean, _ = CachedPosterior(models, device=torch.device("cpu"))(X)
     assert torch.isfinite(mean).all()
     assert _surrogate  # module under test imported for monkeypatching above
+
+
+def test_lengthscale_prior_keeps_a_clustered_fit_smooth() -> None:
+    # 10 points in one corner with a dip: BoTorch's default LogNormal prior fitted a
+    # lengthscale of 0.025 in one input here; the Gamma(3, 6) prior keeps it near its mode.
+    g = torch.Generator().manual_seed(2)
+    X = torch.cat([0.13 * torch.rand(5, 2, generator=g), torch.rand(5, 2, generator=g) * 0.3])
+    X = X.double()  # (10, 2)
+    Y = torch.exp(-20 * ((X - 0.2) ** 2).sum(1, keepdim=True))  # (10, 1)
+    (model,), _ = fit_gps(X, Y)
+    lengthscale = model.covar_module.base_kernel.lengthscale  # type: ignore[union-attr]
+    assert (lengthscale > 0.1).all(), lengthscale
