@@ -19,6 +19,7 @@ from optuna_ars import _surrogate
 from optuna_ars._ars import RewardFn
 
 _N_RAW = 1024  # Sobol points scored for the top-up of start states
+PRIOR_MEANS = ("auto", "constant", "zero")
 
 
 @dataclass
@@ -54,6 +55,7 @@ def build_acquisition(
     seed: int,
     device: torch.device,
     previous: list[dict[str, Any]] | None = None,
+    prior_mean: str = "auto",
 ) -> Acquisition:
     """Surrogate, weights, reward (Eq. 7-8 × probability of feasibility) and start states.
 
@@ -61,10 +63,23 @@ def build_acquisition(
     and each constraint divided by its largest magnitude (sign kept), in float64, before the
     float32 rollouts: values at 1e300 or with a spread of 1e-12 then neither overflow nor
     collapse in float32.
+
+    ``prior_mean`` of the GPs: ``"constant"`` (fitted), ``"zero"`` (the mean of the
+    standardized observations), or ``"auto"``: zero with one objective, constant otherwise.
+    With one objective the reward is expected improvement, which explores only through the
+    prior away from the data. On Passino (Sec. 4.3) the fitted constant settled above the
+    level of the flat region (20 points, losses on [0, 1]: far-away mean 0.49, flat 0.44,
+    observed mean 0.38), so nothing unexplored looked better than the flat region; zero
+    predicts the observed mean there. Over 10 seeds zero found the global minimum 9 times,
+    the constant 5. With several objectives the random
+    Chebyshev weights move the target every trial, and the constant gave the higher
+    hypervolume (3 seeds: DTLZ2 0.82 against 0.70, BraninCurrin 0.89 against 0.87).
     """
     from botorch.sampling.qmc import NormalQMCEngine
     from botorch.utils.sampling import sample_simplex
 
+    if prior_mean not in PRIOR_MEANS:
+        raise ValueError(f"prior_mean must be one of {PRIOR_MEANS}, got {prior_mean!r}")
     m = losses.shape[1]
     feasible = (cons <= 0).all(1)  # (n,)
     if loss_bounds is None:
@@ -75,7 +90,12 @@ def build_acquisition(
     Y = torch.cat([(losses - low) / scale, cons / cons_scale], 1)  # (n, m + c)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        models, gp_states = _surrogate.fit_gps(X, Y, previous=previous)
+        models, gp_states = _surrogate.fit_gps(
+            X,
+            Y,
+            previous=previous,
+            zero_mean=prior_mean == "zero" or (prior_mean, m) == ("auto", 1),
+        )
     posterior = _surrogate.CachedPosterior(models, pending=pending, device=device)
 
     weights = sample_simplex(m, seed=seed, dtype=torch.float32)[0]  # (m,)

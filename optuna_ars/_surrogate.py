@@ -7,8 +7,12 @@ default priors before 0.12, on an RBF): BoTorch's current dimension-scaled LogNo
 so broad that with a few clustered points the fit chose a lengthscale of 0.025 in one input
 (Passino, 10 points), and the reward then only extended the incumbent's trend. Measured
 (``studies.benchmark``, 3 seeds, docs/benchmarks.md): DTLZ2 (6-D) hypervolume after 40 trials
-0.65 against 0.34, Passino successes 5/10 against 3/10; Matern-5/2 with the same priors
+0.65 against 0.34, Passino successes 5/10 against 3/10 (both with the fitted constant
+mean); Matern-5/2 with the same priors
 (BoTorch's ``get_matern_kernel_with_gamma_prior``) gave 0.40 and 1/5.
+
+The prior mean is BoTorch's fitted constant, or zero in standardized units (the mean of the
+observations; Optuna's GPSampler does this) when asked: see ``_acquisition`` for when.
 
 Each output is fitted on its own: BoTorch's batched multi-output fit
 runs one joint L-BFGS-B and took ~20 s for 4 outputs at n = 100 here, against ~3 s for four
@@ -62,8 +66,11 @@ def fit_gps(
     Y: torch.Tensor,  # (n, M), float64, finite
     *,
     previous: list[dict[str, torch.Tensor]] | None = None,
+    zero_mean: bool = False,
 ) -> tuple[list[SingleTaskGP], list[dict[str, torch.Tensor]]]:
     """Fit one GP per column of ``Y`` by maximising the marginal likelihood.
+
+    ``zero_mean``: a zero prior mean on the standardized outputs instead of a fitted constant.
 
     ``previous`` (hyperparameters of an earlier fit) warm-starts the optimizer. A fit that
     fails falls back to the previous hyperparameters, else to BoTorch's defaults, with a
@@ -73,13 +80,18 @@ def fit_gps(
     from botorch.exceptions.warnings import InputDataWarning
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
+    from gpytorch.means import ZeroMean
     from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    def build(y: torch.Tensor) -> SingleTaskGP:  # y: (n, 1)
+        mean = ZeroMean() if zero_mean else None  # None: BoTorch's ConstantMean
+        return SingleTaskGP(X, y, covar_module=_kernel(X.shape[-1]), mean_module=mean)
 
     models, states = [], []
     for j in range(Y.shape[-1]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InputDataWarning)  # constant or single outputs
-            model = SingleTaskGP(X, Y[:, j : j + 1], covar_module=_kernel(X.shape[-1]))
+            model = build(Y[:, j : j + 1])
         warm = previous[j] if previous is not None and j < len(previous) else None
         if warm is not None:
             model.load_state_dict(warm, strict=False)
@@ -96,7 +108,7 @@ def fit_gps(
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", InputDataWarning)
-                model = SingleTaskGP(X, Y[:, j : j + 1], covar_module=_kernel(X.shape[-1]))
+                model = build(Y[:, j : j + 1])
             if warm is not None:
                 model.load_state_dict(warm, strict=False)
         model.eval()
@@ -135,7 +147,8 @@ class CachedPosterior:
             X = gp.train_inputs[0]  # (n, D), float64
             y = gp.train_targets  # (n,), standardized
             noise = gp.likelihood.noise.detach().reshape(())
-            constant = float(gp.mean_module.constant.detach())
+            mean_module = gp.mean_module
+            constant = float(mean_module.constant) if hasattr(mean_module, "constant") else 0.0
             kernel = gp.covar_module
             if pending is not None and len(pending) > 0:
                 with torch.no_grad():

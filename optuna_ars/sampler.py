@@ -78,6 +78,9 @@ class ARSSampler(BaseSampler):
             objectives; with one, the expectation of Eq. 8 is computed in closed form).
         rho: [ρ] augmentation weight of the Chebyshev scalarization (Eq. 7).
         penalty: factor on negative improvement in Eq. 8 (paper: 1e-3).
+        prior_mean: the GPs' prior mean: ``"constant"`` (BoTorch's fitted constant),
+            ``"zero"`` (the mean of the standardized observations), or ``"auto"``: zero with
+            one objective, constant with several (measured; see ``_acquisition``).
         objective_bounds: ``(low, high)`` per objective to normalise by, in the study's own
             units; default: the observed range.
         device: torch device for the rollouts; default CUDA when available, else CPU.
@@ -103,11 +106,13 @@ class ARSSampler(BaseSampler):
         n_qmc_samples: int = 32,
         rho: float = 0.005,
         penalty: float = 1e-3,
+        prior_mean: str = "auto",
         objective_bounds: Sequence[tuple[float, float]] | None = None,
         device: str | None = None,
         independent_sampler: BaseSampler | None = None,
         warn_independent_sampling: bool = True,
     ) -> None:
+        from optuna_ars._acquisition import PRIOR_MEANS
         from optuna_ars._ars import ARSConfig
 
         _check_int("n_startup_trials", n_startup_trials, 0)
@@ -122,6 +127,8 @@ class ARSSampler(BaseSampler):
         for name, value in [("rho", rho), ("penalty", penalty)]:
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if prior_mean not in PRIOR_MEANS:
+            raise ValueError(f"prior_mean must be one of {PRIOR_MEANS}, got {prior_mean!r}")
         if not (np.isfinite(top_fraction) and 0 < top_fraction <= 1):
             raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
         if seed is not None and not isinstance(seed, int | np.integer):
@@ -148,6 +155,7 @@ class ARSSampler(BaseSampler):
         self._n_startup_trials = n_startup_trials
         self._n_policies = n_policies
         self._n_qmc_samples = n_qmc_samples
+        self._prior_mean = prior_mean
         self._rho = rho
         self._penalty = penalty
         self._objective_bounds = objective_bounds
@@ -329,6 +337,7 @@ class ARSSampler(BaseSampler):
             seed=seed,
             device=device,
             previous=previous,
+            prior_mean=self._prior_mean,
         )
         with self._lock:
             self._gp_cache[key] = acq.gp_states

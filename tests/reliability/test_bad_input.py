@@ -107,6 +107,7 @@ def test_compress_bad_storage_as_a_process(tmp_path: Path) -> None:
         ({"hidden": 2.5}, "hidden"),
         ({"step_size": float("nan")}, "step_size"),
         ({"top_fraction": 1.5}, "1.5"),
+        ({"prior_mean": "flat"}, "'flat'"),
         ({"seed": "zero"}, "'zero'"),
         ({"objective_bounds": [(1.0, 0.0)]}, "objective_bounds"),
         ({"device": "tpu:7"}, "tpu:7"),

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
+from optuna_ars import _surrogate
 from optuna_ars._acquisition import Acquisition
 from optuna_ars._acquisition import build_acquisition
 
@@ -54,3 +57,36 @@ def test_start_states_beyond_the_front_are_spread_by_reward() -> None:
     assert acq.reward(starts[1:].float()).mean() > acq.reward(uniform).mean()
     again = _build(losses, X, n_policies=5).starts
     torch.testing.assert_close(acq.starts, again)
+
+
+@pytest.mark.parametrize(
+    ("n_objectives", "prior_mean", "zero"),
+    [(1, "auto", True), (2, "auto", False), (2, "zero", True), (1, "constant", False)],
+)
+def test_prior_mean_choice(
+    monkeypatch: pytest.MonkeyPatch, n_objectives: int, prior_mean: str, zero: bool
+) -> None:
+    seen = []
+    fit = _surrogate.fit_gps
+
+    def spy(*args: Any, zero_mean: bool, **kwargs: Any) -> Any:
+        seen.append(zero_mean)
+        return fit(*args, zero_mean=zero_mean, **kwargs)
+
+    monkeypatch.setattr(_surrogate, "fit_gps", spy)
+    X, losses = _corner_cluster()
+    build_acquisition(
+        X,
+        losses.repeat(1, n_objectives),
+        torch.zeros(len(X), 0, dtype=torch.float64),
+        pending=None,
+        loss_bounds=None,
+        n_policies=2,
+        n_qmc_samples=16,
+        rho=0.005,
+        penalty=1e-3,
+        seed=0,
+        device=torch.device("cpu"),
+        prior_mean=prior_mean,
+    )
+    assert seen == [zero]

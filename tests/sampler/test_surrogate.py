@@ -84,3 +84,17 @@ def test_lengthscale_prior_keeps_a_clustered_fit_smooth() -> None:
     (model,), _ = fit_gps(X, Y)
     lengthscale = model.covar_module.base_kernel.lengthscale  # type: ignore[union-attr]
     assert (lengthscale > 0.1).all(), lengthscale
+
+
+def test_zero_prior_mean_predicts_the_observed_mean_far_from_the_data() -> None:
+    g = torch.Generator().manual_seed(3)
+    X = 0.1 * torch.rand(8, 2, generator=g, dtype=torch.float64)  # (8, 2) in one corner
+    Y = torch.ones(8, 1, dtype=torch.float64)
+    Y[0] = 0.0  # a dip; the rest is flat
+    far = torch.ones(1, 2)
+    (zero,), _ = fit_gps(X, Y, zero_mean=True)
+    mean, _ = CachedPosterior([zero], device=torch.device("cpu"))(far)
+    torch.testing.assert_close(mean[0, 0].double(), Y.mean(), atol=1e-3, rtol=0)
+    (fitted,), _ = fit_gps(X, Y)
+    mean, _ = CachedPosterior([fitted], device=torch.device("cpu"))(far)
+    assert abs(float(mean[0, 0]) - float(Y.mean())) > 0.01  # a fitted constant is another level
