@@ -8,8 +8,8 @@ so broad that with a few clustered points the fit chose a lengthscale of 0.025 i
 (Passino, 10 points), and the reward then only extended the incumbent's trend. Measured
 (``studies.benchmark``, 3 seeds, docs/benchmarks.md): DTLZ2 (6-D) hypervolume after 40 trials
 0.65 against 0.34, Passino successes 5/10 against 3/10 (both with the fitted constant
-mean); Matern-5/2 with the same priors
-(BoTorch's ``get_matern_kernel_with_gamma_prior``) gave 0.40 and 1/5.
+mean); Matern-5/2 with the same priors (BoTorch's ``get_matern_kernel_with_gamma_prior``)
+gave 0.40 and 1/5.
 
 The prior mean is BoTorch's fitted constant, or zero in standardized units (the mean of the
 observations; Optuna's GPSampler does this) when asked: see ``_acquisition`` for when.

@@ -10,7 +10,9 @@ from optuna_ars._acquisition import Acquisition
 from optuna_ars._acquisition import build_acquisition
 
 
-def _build(losses: torch.Tensor, X: torch.Tensor, *, n_policies: int = 2) -> Acquisition:
+def _build(
+    losses: torch.Tensor, X: torch.Tensor, *, n_policies: int = 2, prior_mean: str = "auto"
+) -> Acquisition:
     return build_acquisition(
         X,
         losses,
@@ -23,6 +25,7 @@ def _build(losses: torch.Tensor, X: torch.Tensor, *, n_policies: int = 2) -> Acq
         penalty=1e-3,
         seed=0,
         device=torch.device("cpu"),
+        prior_mean=prior_mean,
     )
 
 
@@ -75,18 +78,5 @@ def test_prior_mean_choice(
 
     monkeypatch.setattr(_surrogate, "fit_gps", spy)
     X, losses = _corner_cluster()
-    build_acquisition(
-        X,
-        losses.repeat(1, n_objectives),
-        torch.zeros(len(X), 0, dtype=torch.float64),
-        pending=None,
-        loss_bounds=None,
-        n_policies=2,
-        n_qmc_samples=16,
-        rho=0.005,
-        penalty=1e-3,
-        seed=0,
-        device=torch.device("cpu"),
-        prior_mean=prior_mean,
-    )
+    _build(losses.repeat(1, n_objectives), X, prior_mean=prior_mean)
     assert seen == [zero]
