@@ -134,7 +134,12 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
             "them with another deliverable's values (use a new --study-name)"
         )
     study.set_user_attr("deliverable", deliverable)
-    study.set_user_attr("objectives", ["1-val_acc_int8", "flash_bytes", "sram_bytes", "flops"])
+    names = (
+        ["1-tflm_val_accuracy", "tflite_bytes", "tflm_arena_bytes", "flops"]
+        if args.tflm
+        else ["1-val_acc_int8", "flash_bytes", "sram_bytes", "flops"]
+    )
+    study.set_user_attr("objectives", names)
     return study, objective
 
 

@@ -186,6 +186,8 @@ def test_compress_tflm_end_to_end(
     (trial,) = study.trials
     a = trial.user_attrs
     assert study.user_attrs["deliverable"] == "tflite"
+    names = ["1-tflm_val_accuracy", "tflite_bytes", "tflm_arena_bytes", "flops"]
+    assert study.user_attrs["objectives"] == names  # what the values below are
     assert trial.values == [
         1.0 - a["tflm_val_accuracy"],
         a["tflite_bytes"],
