@@ -105,13 +105,15 @@ def make_objective(problem: Any) -> Callable[[optuna.Trial], tuple[float, ...]]:
 
 
 def normalized_hypervolume(values: np.ndarray, feasible: np.ndarray, problem: Any) -> float:
-    """Hypervolume of the feasible points w.r.t. the problem's reference point, over its max."""
+    """Hypervolume of the feasible points w.r.t. the problem's reference point, over its known
+    maximum; in the problem's own units where BoTorch gives none (DiscBrake)."""
     from optuna._hypervolume import compute_hypervolume
 
     ref = problem.ref_point.double().numpy()  # loss form, since negate=False
     pts = values[feasible & (values <= ref).all(1)]
     hv = compute_hypervolume(pts, ref) if len(pts) else 0.0
-    return float(hv / problem.max_hv)
+    max_hv = getattr(problem, "_max_hv", None)
+    return float(hv / max_hv) if max_hv else float(hv)
 
 
 def run_one(

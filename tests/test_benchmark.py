@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -150,3 +151,21 @@ def test_benchmark_with_two_worker_processes(tmp_path: Path) -> None:
 def test_run_one_with_workers_needs_a_storage() -> None:
     with pytest.raises(ValueError, match="workers=2 needs a storage"):
         benchmark.run_one("BraninCurrin", "random", 0, 3, 1, None, 2)
+
+
+def test_hypervolume_without_a_known_maximum_is_in_the_problems_units() -> None:
+    from optuna._hypervolume import compute_hypervolume
+
+    from studies.benchmark import make_problem
+    from studies.benchmark import normalized_hypervolume
+
+    disc = make_problem("DiscBrake")  # BoTorch gives no maximal hypervolume for it
+    ref = disc.ref_point.double().numpy()
+    values = np.array([ref * 0.5, ref * 0.8, ref * 2.0])  # (3, 2); the last is outside
+    feasible = np.array([True, True, True])
+    expected = compute_hypervolume(values[:2], ref)
+    assert normalized_hypervolume(values, feasible, disc) == pytest.approx(expected)
+    branin = make_problem("BraninCurrin")
+    ref = branin.ref_point.double().numpy()
+    hv = normalized_hypervolume(np.array([ref * 0.5]), np.array([True]), branin)
+    assert hv == pytest.approx(compute_hypervolume(np.array([ref * 0.5]), ref) / branin.max_hv)
