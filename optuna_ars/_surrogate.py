@@ -3,13 +3,15 @@
 Fitting uses BoTorch (``SingleTaskGP`` with its ``Standardize`` outcome transform; inputs are
 already in the unit cube) and ``fit_gpytorch_mll``. The kernel is a scaled ARD RBF with
 Gamma(3, 6) priors on the lengthscales and Gamma(2, 0.15) on the outputscale (BoTorch's
-default priors before 0.12, on an RBF): BoTorch's current dimension-scaled LogNormal prior is
-so broad that with a few clustered points the fit chose a lengthscale of 0.025 in one input
-(Passino, 10 points), and the reward then only extended the incumbent's trend. Measured
-(``studies.benchmark``, 3 seeds, docs/benchmarks.md): DTLZ2 (6-D) hypervolume after 40 trials
-0.65 against 0.34, Passino successes 5/10 against 3/10 (both with the fitted constant
-mean); Matern-5/2 with the same priors (BoTorch's ``get_matern_kernel_with_gamma_prior``)
-gave 0.40 and 1/5.
+default before 0.12). BoTorch's current default, an unscaled RBF with a dimension-scaled
+LogNormal lengthscale prior, fixes the prior variance at that of the standardized data; the
+learned outputscale here lets the posterior be more uncertain away from the data (Passino,
+10 clustered points: standard deviation 0.74 against 0.32 far from them), so the reward
+explores more. Measured (``studies.benchmark``, 3 seeds, docs/benchmarks.md): hypervolume after
+40 trials DTLZ2 0.65 against 0.34, C2DTLZ2 0.74 against 0.57, but VehicleSafety 0.82 against
+0.89 and CarSideImpact 0.56 against 0.59; Passino successes 5/10 against 3/10 (both with the
+fitted constant mean); Matern-5/2 with the same priors (BoTorch's
+``get_matern_kernel_with_gamma_prior``) gave 0.40 on DTLZ2 and 1/5 on Passino.
 
 The prior mean is BoTorch's fitted constant, or zero in standardized units (the mean of the
 observations; Optuna's GPSampler does this) when asked: see ``_acquisition`` for when.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,16 +75,20 @@ def test_failed_fit_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -
     assert _surrogate  # module under test imported for monkeypatching above
 
 
-def test_lengthscale_prior_keeps_a_clustered_fit_smooth() -> None:
-    # 10 points in one corner with a dip: BoTorch's default LogNormal prior fitted a
-    # lengthscale of 0.025 in one input here; the Gamma(3, 6) prior keeps it near its mode.
-    g = torch.Generator().manual_seed(2)
-    X = torch.cat([0.13 * torch.rand(5, 2, generator=g), torch.rand(5, 2, generator=g) * 0.3])
-    X = X.double()  # (10, 2)
-    Y = torch.exp(-20 * ((X - 0.2) ** 2).sum(1, keepdim=True))  # (10, 1)
-    (model,), _ = fit_gps(X, Y)
-    lengthscale = model.covar_module.base_kernel.lengthscale  # type: ignore[union-attr]
-    assert (lengthscale > 0.1).all(), lengthscale
+def test_learned_outputscale_keeps_uncertainty_away_from_clustered_data() -> None:
+    # Passino (Sec. 4.3): 5 prior points in the flat corner, 5 walking into a dip. BoTorch's
+    # current default kernel (no outputscale) predicts the data's standard deviation far
+    # from them (0.32 here); the scaled kernel with its Gamma(2, 0.15) prior more (0.74).
+    from studies.passino import passino
+    from studies.passino import prior_points
+
+    walk = np.array([(3.7, 26.2), (4.2, 26.0), (4.7, 25.5), (5.2, 25.0), (5.7, 24.9)])
+    pts = np.concatenate([prior_points(2), walk])  # (10, 2) in [0, 30]^2
+    y = torch.as_tensor(passino(pts[:, 0], pts[:, 1]))[:, None]  # (10, 1)
+    X, Y = torch.as_tensor(pts / 30.0), (y - y.min()) / (y.max() - y.min())
+    models, _ = fit_gps(X, Y)
+    _, std = CachedPosterior(models, device=torch.device("cpu"))(torch.tensor([[0.5, 1 / 6]]))
+    assert float(std[0, 0]) > 1.5 * float(Y.std())
 
 
 def test_zero_prior_mean_predicts_the_observed_mean_far_from_the_data() -> None:
