@@ -71,9 +71,9 @@ def build_acquisition(
     level of the flat region (20 points, losses on [0, 1]: far-away mean 0.49, flat 0.44,
     observed mean 0.38), so nothing unexplored looked better than the flat region; zero
     predicts the observed mean there. Over 10 seeds zero found the global minimum 9 times,
-    the constant 5. With several objectives the random
-    Chebyshev weights move the target every trial, and the constant gave the higher
-    hypervolume (3 seeds, 40 trials: DTLZ2 0.65 against 0.32, BraninCurrin 0.89 against 0.87).
+    the constant 5. With several objectives the random Chebyshev weights move the target
+    every trial, and the constant gave the higher hypervolume (3 seeds, 40 trials: DTLZ2 0.65
+    against 0.32, BraninCurrin 0.89 against 0.87).
     """
     from botorch.sampling.qmc import NormalQMCEngine
     from botorch.utils.sampling import sample_simplex
