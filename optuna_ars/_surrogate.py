@@ -17,7 +17,8 @@ The prior mean is BoTorch's fitted constant, or zero in standardized units (the 
 observations; Optuna's GPSampler does this) when asked: see ``_acquisition`` for when.
 
 Each output is fitted on its own: BoTorch's batched multi-output fit runs one joint L-BFGS-B
-and took ~20 s for 4 outputs at n = 100 here, against ~3 s for four separate fits (and well under 1 s warm-started from the previous trial's hyperparameters).
+and took ~20 s for 4 outputs at n = 100 here, against ~3 s for four separate fits (and well
+under 1 s warm-started from the previous trial's hyperparameters).
 
 The ARS rollouts query the posterior at 10^4-10^5 points per update, where BoTorch's generic
 ``posterior`` path is too slow. ``CachedPosterior`` therefore factorizes the training
