@@ -112,8 +112,10 @@ def normalized_hypervolume(values: np.ndarray, feasible: np.ndarray, problem: An
     ref = problem.ref_point.double().numpy()  # loss form, since negate=False
     pts = values[feasible & (values <= ref).all(1)]
     hv = compute_hypervolume(pts, ref) if len(pts) else 0.0
-    max_hv = getattr(problem, "_max_hv", None)
-    return float(hv / max_hv) if max_hv else float(hv)
+    try:
+        return float(hv / problem.max_hv)
+    except NotImplementedError:  # BoTorch's public answer for "no known maximum"
+        return float(hv)
 
 
 def run_one(
