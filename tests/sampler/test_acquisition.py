@@ -11,7 +11,12 @@ from optuna_ars._acquisition import build_acquisition
 
 
 def _build(
-    losses: torch.Tensor, X: torch.Tensor, *, n_policies: int = 2, prior_mean: str = "auto"
+    losses: torch.Tensor,
+    X: torch.Tensor,
+    *,
+    n_policies: int = 2,
+    prior_mean: str = "auto",
+    scalarization: str = "reference",
 ) -> Acquisition:
     return build_acquisition(
         X,
@@ -26,6 +31,7 @@ def _build(
         seed=0,
         device=torch.device("cpu"),
         prior_mean=prior_mean,
+        scalarization=scalarization,
     )
 
 
@@ -80,3 +86,14 @@ def test_prior_mean_choice(
     X, losses = _corner_cluster()
     _build(losses.repeat(1, n_objectives), X, prior_mean=prior_mean)
     assert seen == [zero]
+
+
+@pytest.mark.parametrize(("scalarization", "norm"), [("reference", 2), ("ideal", 1)])
+def test_weights_are_directions_or_simplex_points(scalarization: str, norm: int) -> None:
+    X, losses = _corner_cluster()
+    three = torch.cat([losses, X], 1)  # (10, 3): three objectives
+    acq = _build(three, X, scalarization=scalarization)
+    assert (acq.weights >= 0).all()
+    assert float(torch.linalg.vector_norm(acq.weights, ord=norm)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"scalarization.*'nadir'"):
+        _build(three, X, scalarization="nadir")

@@ -8,6 +8,7 @@ from optuna_ars._reward import expected_penalized_improvement
 from optuna_ars._reward import log_pof
 from optuna_ars._reward import make_reward
 from optuna_ars._reward import penalized_improvement
+from optuna_ars._reward import reference_chebyshev
 
 
 def test_chebyshev_matches_hand_computed_values() -> None:
@@ -25,6 +26,42 @@ def test_chebyshev_matches_hand_computed_values() -> None:
 def test_chebyshev_with_a_constant_objective_stays_finite() -> None:
     scal = chebyshev(torch.tensor([0.5, 0.5]), torch.tensor([[1.0, 0.0], [1.0, 4.0]]), rho=0.0)
     assert torch.isfinite(scal(torch.tensor([[1.0, 2.0], [3.0, 2.0]]))).all()
+
+
+def test_reference_chebyshev_matches_hand_computed_values() -> None:
+    # r = (1, 2), w = (0.5, 0.25): min((1 - l1) / 0.5, (2 - l2) / 0.25) + 0.1 ((1 - l1) + (2 - l2))
+    scal = reference_chebyshev(torch.tensor([0.5, 0.25]), torch.tensor([1.0, 2.0]), rho=0.1)
+    losses = torch.tensor([[0.0, 0.0], [0.5, 1.9], [2.0, 0.0]])
+    expected = torch.tensor([2.0 + 0.3, 0.4 + 0.06, -2.0 + 0.1])
+    torch.testing.assert_close(scal(losses), expected)
+
+
+def test_reference_chebyshev_with_a_direction_along_one_axis_picks_that_extreme() -> None:
+    front = torch.stack([torch.linspace(0, 1, 11), 1 - torch.linspace(0, 1, 11)], -1)  # (11, 2)
+    r = torch.tensor([1.1, 1.1])
+    best = [
+        int(reference_chebyshev(torch.tensor(w), r, rho=0.0)(front).argmax())
+        for w in ([1.0, 0.0], [0.0, 1.0], [0.7071, 0.7071])
+    ]
+    assert best == [0, 10, 5]  # smallest l1, smallest l2, the middle
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_reference_chebyshev_over_random_directions_gives_the_hypervolume(m: int) -> None:
+    # Golovin & Zhang (2020): HV(Y | r) = c_m E_w[max_y max(s_w(y), 0)^m], w uniform on the
+    # positive unit sphere, c_m the volume of the unit m-ball over 2^m.
+    import math
+
+    from botorch.utils.sampling import sample_hypersphere
+    from optuna._hypervolume import compute_hypervolume
+
+    Y = torch.rand(12, m, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    r = torch.full((m,), 1.2, dtype=torch.float64)
+    W = sample_hypersphere(m, n=20000, seed=1, dtype=torch.float64).abs()  # (K, m)
+    best = torch.stack([reference_chebyshev(w, r, rho=0.0)(Y).max() for w in W])  # (K,)
+    c = math.pi ** (m / 2) / (2**m * math.gamma(m / 2 + 1))
+    estimate = c * float(best.clamp_min(0).pow(m).mean())
+    assert estimate == pytest.approx(compute_hypervolume(Y.numpy(), r.numpy()), rel=0.02)
 
 
 def test_penalized_improvement_is_eq_8() -> None:

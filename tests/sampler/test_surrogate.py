@@ -49,7 +49,9 @@ def test_pending_points_keep_their_mean_and_lose_their_variance() -> None:
     noise = torch.tensor(
         [float(m.likelihood.noise) * float(m.outcome_transform.stdvs) ** 2 for m in models]
     )
-    torch.testing.assert_close(s1**2, s0**2 * noise / (s0**2 + noise), rtol=0.05, atol=1e-6)
+    # float32 rollouts: the variance's absolute error scales with the output's variance.
+    expected = s0**2 * noise / (s0**2 + noise)  # (1, 2)
+    assert ((s1**2 - expected).abs() <= 0.05 * expected + 1e-5 * Y.var(0)).all()
     assert (s1 < s0).all()
 
 
