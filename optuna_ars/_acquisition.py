@@ -78,10 +78,16 @@ def build_acquisition(
     against 0.32, BraninCurrin 0.89 against 0.87).
 
     ``scalarization``: where Eq. 7 measures the objectives from (``_reward``):
-    ``"reference"`` (default), a reference point (``loss_bounds``' upper row if given, else
-    the worst observed losses plus 10 % of their range) with directions uniform on the
-    sphere, which targets hypervolume; or ``"ideal"``, the paper's and ParEGO's Chebyshev
-    from the ideal point with weights uniform on the simplex.
+    ``"reference"`` (default), a reference point with directions uniform on the sphere,
+    which targets hypervolume; or ``"ideal"``, the paper's and ParEGO's Chebyshev from the
+    ideal point with weights uniform on the simplex. The reference point is the upper row of
+    ``loss_bounds`` if given, else the feasible front's nadir plus 10 % of the observed range
+    (BoTorch's ``infer_reference_point`` takes 10 % of the front's range, which is zero for a
+    one-point front). Against the worst observed losses plus 10 % (3 seeds, 40 trials) the
+    front's nadir gave BraninCurrin 0.917 against 0.698 and ConstrainedBraninCurrin 0.983
+    against 0.948, but C2DTLZ2 0.299 against 0.665 (a small feasible front kept the
+    proposals on its edge); CarSideImpact 0.756 against 0.792, VehicleSafety 0.920 against
+    0.930, DTLZ2 0.405 against 0.412.
     """
     from botorch.sampling.qmc import NormalQMCEngine
     from botorch.utils.sampling import sample_hypersphere
@@ -113,9 +119,14 @@ def build_acquisition(
     front = _pareto.feasible_pareto_mask(losses, feasible)  # (n,)
     if scalarization == "reference":
         weights = sample_hypersphere(m, seed=seed, dtype=torch.float32)[0].abs()  # (m,)
-        # The reference point in the GPs' units: the user's upper bounds (1 after the
-        # normalisation), else the worst observed value of each loss plus 10 % of its range.
-        reference = torch.full((m,), 1.0 if given_bounds else 1.1, device=device)
+        # The reference point in the GPs' units (losses on [0, 1] over the observed range):
+        # the user's upper bounds (1), else the feasible front's worst value of each loss plus
+        # 10 % of the observed range (1.1 with no feasible point). Measured against the worst
+        # observed value plus 10 % (Optuna's GPSampler's choice): see the docstring.
+        reference = torch.full((m,), 1.0 if given_bounds else 1.1)  # (m,)
+        if not given_bounds and bool(front.any()):
+            reference = Y[front, :m].amax(0).float() + 0.1
+        reference = reference.to(device)
         scalarize = _reward.reference_chebyshev(weights.to(device), reference, rho=rho)
     else:
         weights = sample_simplex(m, seed=seed, dtype=torch.float32)[0]  # (m,)

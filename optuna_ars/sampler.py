@@ -86,8 +86,8 @@ class ARSSampler(BaseSampler):
             ``"zero"`` (the mean of the standardized observations), or ``"auto"``: zero with
             one objective, constant with several (measured; see ``_acquisition``).
         scalarization: where Eq. 7 measures the objectives from: ``"reference"``, a
-            reference point (the ``objective_bounds``' worse ends if given, else the worst
-            observed values plus 10 % of their range) with weights drawn so that their
+            reference point (the ``objective_bounds``' worse ends if given, else the nadir of
+            the feasible front plus 10 % of the observed range) with weights drawn so that their
             average targets hypervolume (Golovin & Zhang 2020); or ``"ideal"``, the paper's
             and ParEGO's Chebyshev from the ideal point. Measured in ``docs/benchmarks.md``.
         objective_bounds: ``(low, high)`` per objective to normalise by, in the study's own
