@@ -2,15 +2,18 @@
 
 Fitting uses BoTorch (``SingleTaskGP`` with its ``Standardize`` outcome transform; inputs are
 already in the unit cube) and ``fit_gpytorch_mll``. The kernel is a scaled ARD RBF with
-BoTorch's dimension-scaled LogNormal prior on the lengthscales (Hvarfner et al. 2024,
-``get_covar_module_with_dim_scaled_prior``) and Gamma(2, 0.15) on the outputscale.
+Gamma(2, 0.15) on the outputscale and, on the lengthscales, BoTorch's dimension-scaled
+LogNormal prior (``"dim_scaled"``, Hvarfner et al. 2024,
+``get_covar_module_with_dim_scaled_prior``) or Gamma(3, 6) (``"gamma"``, mean 0.5, BoTorch's
+default before 0.12); ``_acquisition`` takes Gamma with one objective, dim-scaled with
+several (measured, below).
 
 * The outputscale: BoTorch's current default has none, so the prior variance is that of the
   standardized data; a learned outputscale lets the posterior be more uncertain away from
   the data (Passino, 10 clustered points: standard deviation 0.74 against 0.32 far from
   them), so the reward explores (Passino successes 5/10 against 3/10, fitted constant mean).
-* The lengthscale prior: Gamma(3, 6) (mean 0.5, BoTorch's default before 0.12), used here
-  before, kept the lengthscales short; on the 7-D CarSideImpact its GPs predicted points
+* The lengthscale prior: Gamma(3, 6) keeps the lengthscales short; on the 7-D
+  CarSideImpact its GPs predicted points
   near the bounds badly (R² 0.59-0.88 on 2 000 random points after 20 trials, against
   0.91-1.0), so the reward never went there and ARSSampler's hypervolume stayed near random
   search's. It fitted DTLZ2 and Passino's bumps better (DTLZ2: test log density per point
@@ -58,16 +61,21 @@ def _hyperparameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
-def _kernel(dim: int) -> torch.nn.Module:
-    """Scaled ARD RBF: dimension-scaled lengthscale prior, Gamma outputscale (module doc)."""
+LENGTHSCALE_PRIORS = ("dim_scaled", "gamma")
+
+
+def _kernel(dim: int, lengthscale_prior: str) -> torch.nn.Module:
+    """Scaled ARD RBF with a Gamma outputscale prior and the named lengthscale prior."""
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+    from gpytorch.kernels import RBFKernel
     from gpytorch.kernels import ScaleKernel
     from gpytorch.priors import GammaPrior
 
-    return ScaleKernel(
-        get_covar_module_with_dim_scaled_prior(ard_num_dims=dim),
-        outputscale_prior=GammaPrior(2.0, 0.15),
-    )
+    if lengthscale_prior == "gamma":
+        base = RBFKernel(ard_num_dims=dim, lengthscale_prior=GammaPrior(3.0, 6.0))
+    else:
+        base = get_covar_module_with_dim_scaled_prior(ard_num_dims=dim)
+    return ScaleKernel(base, outputscale_prior=GammaPrior(2.0, 0.15))
 
 
 def fit_gps(
@@ -76,10 +84,12 @@ def fit_gps(
     *,
     previous: list[dict[str, torch.Tensor]] | None = None,
     zero_mean: bool = False,
+    lengthscale_prior: str = "dim_scaled",
 ) -> tuple[list[SingleTaskGP], list[dict[str, torch.Tensor]]]:
     """Fit one GP per column of ``Y`` by maximising the marginal likelihood.
 
     ``zero_mean``: a zero prior mean on the standardized outputs instead of a fitted constant.
+    ``lengthscale_prior``: one of ``LENGTHSCALE_PRIORS`` (module docstring).
 
     ``previous`` (hyperparameters of an earlier fit) warm-starts the optimizer. A fit that
     fails falls back to the previous hyperparameters, else to BoTorch's defaults, with a
@@ -94,7 +104,9 @@ def fit_gps(
 
     def build(y: torch.Tensor) -> SingleTaskGP:  # y: (n, 1)
         mean = ZeroMean() if zero_mean else None  # None: BoTorch's ConstantMean
-        return SingleTaskGP(X, y, covar_module=_kernel(X.shape[-1]), mean_module=mean)
+        return SingleTaskGP(
+            X, y, covar_module=_kernel(X.shape[-1], lengthscale_prior), mean_module=mean
+        )
 
     models, states = [], []
     for j in range(Y.shape[-1]):

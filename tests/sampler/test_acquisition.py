@@ -97,3 +97,20 @@ def test_weights_are_directions_or_simplex_points(scalarization: str, norm: int)
     assert float(torch.linalg.vector_norm(acq.weights, ord=norm)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"scalarization.*'nadir'"):
         _build(three, X, scalarization="nadir")
+
+
+@pytest.mark.parametrize(("n_objectives", "prior"), [(1, "gamma"), (2, "dim_scaled")])
+def test_lengthscale_prior_follows_the_number_of_objectives(
+    monkeypatch: pytest.MonkeyPatch, n_objectives: int, prior: str
+) -> None:
+    seen = []
+    fit = _surrogate.fit_gps
+
+    def spy(*args: Any, lengthscale_prior: str, **kwargs: Any) -> Any:
+        seen.append(lengthscale_prior)
+        return fit(*args, lengthscale_prior=lengthscale_prior, **kwargs)
+
+    monkeypatch.setattr(_surrogate, "fit_gps", spy)
+    X, losses = _corner_cluster()
+    _build(losses.repeat(1, n_objectives), X)
+    assert seen == [prior]

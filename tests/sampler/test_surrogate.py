@@ -105,3 +105,21 @@ def test_zero_prior_mean_predicts_the_observed_mean_far_from_the_data() -> None:
     (fitted,), _ = fit_gps(X, Y)
     mean, _ = CachedPosterior([fitted], device=torch.device("cpu"))(far)
     assert abs(float(mean[0, 0]) - float(Y.mean())) > 0.01  # a fitted constant is another level
+
+
+def test_dimension_scaled_prior_extrapolates_a_smooth_trend_to_the_bounds() -> None:
+    # CarSideImpact's lesson: a near-linear objective in 7-D, observed in the middle of the
+    # cube. Gamma(3, 6) lengthscales (mean 0.5) revert to the mean near the bounds; the
+    # dimension-scaled prior keeps the trend.
+    g = torch.Generator().manual_seed(0)
+    X = 0.25 + 0.5 * torch.rand(20, 7, generator=g, dtype=torch.float64)  # (20, 7)
+    w = torch.linspace(1.0, 2.0, 7, dtype=torch.float64)
+    Y = (X @ w)[:, None]  # (20, 1)
+    corner = torch.ones(1, 7, dtype=torch.float64)
+    truth = float(corner @ w)
+    errors = {}
+    for prior in ("dim_scaled", "gamma"):
+        (model,), _ = fit_gps(X, Y, lengthscale_prior=prior)
+        mean, _ = CachedPosterior([model], device=torch.device("cpu"))(corner)
+        errors[prior] = abs(float(mean[0, 0]) - truth)
+    assert errors["dim_scaled"] < 0.5 * errors["gamma"], errors
