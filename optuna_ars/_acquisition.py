@@ -23,6 +23,12 @@ PRIOR_MEANS = ("auto", "constant", "zero")
 SCALARIZATIONS = ("reference", "ideal")
 
 
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming ``name`` and the bad ``value`` unless it is in ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
 @dataclass
 class Acquisition:
     """What the ARS policies are trained on, and the GP hyperparameters for the next fit."""
@@ -102,10 +108,8 @@ def build_acquisition(
     from botorch.utils.sampling import sample_hypersphere
     from botorch.utils.sampling import sample_simplex
 
-    if prior_mean not in PRIOR_MEANS:
-        raise ValueError(f"prior_mean must be one of {PRIOR_MEANS}, got {prior_mean!r}")
-    if scalarization not in SCALARIZATIONS:
-        raise ValueError(f"scalarization must be one of {SCALARIZATIONS}, got {scalarization!r}")
+    check_choice("prior_mean", prior_mean, PRIOR_MEANS)
+    check_choice("scalarization", scalarization, SCALARIZATIONS)
     m = losses.shape[1]
     feasible = (cons <= 0).all(1)  # (n,)
     given_bounds = loss_bounds is not None

@@ -74,9 +74,12 @@ def reference_chebyshev(
     ``get_chebyshev_scalarization`` is anchored at the ideal point only.
     """
     inverse = 1.0 / weights.clamp_min(1e-6)  # (m,)
-    return lambda losses: (
-        ((reference - losses) * inverse).amin(-1) + rho * (reference - losses).sum(-1)
-    )
+
+    def scalarize(losses: torch.Tensor) -> torch.Tensor:
+        gap = reference - losses  # (..., m), computed once per call (rollout hot path)
+        return (gap * inverse).amin(-1) + rho * gap.sum(-1)
+
+    return scalarize
 
 
 def penalized_improvement(value: torch.Tensor, best: float, *, penalty: float) -> torch.Tensor:

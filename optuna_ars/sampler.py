@@ -125,6 +125,7 @@ class ARSSampler(BaseSampler):
     ) -> None:
         from optuna_ars._acquisition import PRIOR_MEANS
         from optuna_ars._acquisition import SCALARIZATIONS
+        from optuna_ars._acquisition import check_choice
         from optuna_ars._ars import ARSConfig
 
         _check_int("n_startup_trials", n_startup_trials, 0)
@@ -139,12 +140,8 @@ class ARSSampler(BaseSampler):
         for name, value in [("rho", rho), ("penalty", penalty)]:
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if prior_mean not in PRIOR_MEANS:
-            raise ValueError(f"prior_mean must be one of {PRIOR_MEANS}, got {prior_mean!r}")
-        if scalarization not in SCALARIZATIONS:
-            raise ValueError(
-                f"scalarization must be one of {SCALARIZATIONS}, got {scalarization!r}"
-            )
+        check_choice("prior_mean", prior_mean, PRIOR_MEANS)
+        check_choice("scalarization", scalarization, SCALARIZATIONS)
         if not (np.isfinite(top_fraction) and 0 < top_fraction <= 1):
             raise ValueError(f"top_fraction must be in (0, 1], got {top_fraction!r}")
         if seed is not None and not isinstance(seed, int | np.integer):

@@ -69,23 +69,32 @@ def test_start_states_beyond_the_front_are_spread_by_reward() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n_objectives", "prior_mean", "zero"),
-    [(1, "auto", True), (2, "auto", False), (2, "zero", True), (1, "constant", False)],
+    ("n_objectives", "prior_mean", "zero", "lengthscale_prior"),
+    [
+        (1, "auto", True, "gamma"),
+        (2, "auto", False, "dim_scaled"),
+        (2, "zero", True, "dim_scaled"),
+        (1, "constant", False, "gamma"),
+    ],
 )
-def test_prior_mean_choice(
-    monkeypatch: pytest.MonkeyPatch, n_objectives: int, prior_mean: str, zero: bool
+def test_gp_choices_follow_prior_mean_and_the_number_of_objectives(
+    monkeypatch: pytest.MonkeyPatch,
+    n_objectives: int,
+    prior_mean: str,
+    zero: bool,
+    lengthscale_prior: str,
 ) -> None:
     seen = []
     fit = _surrogate.fit_gps
 
-    def spy(*args: Any, zero_mean: bool, **kwargs: Any) -> Any:
-        seen.append(zero_mean)
-        return fit(*args, zero_mean=zero_mean, **kwargs)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append((kwargs["zero_mean"], kwargs["lengthscale_prior"]))
+        return fit(*args, **kwargs)
 
     monkeypatch.setattr(_surrogate, "fit_gps", spy)
     X, losses = _corner_cluster()
     _build(losses.repeat(1, n_objectives), X, prior_mean=prior_mean)
-    assert seen == [zero]
+    assert seen == [(zero, lengthscale_prior)]
 
 
 @pytest.mark.parametrize(("scalarization", "norm"), [("reference", 2), ("ideal", 1)])
@@ -97,20 +106,3 @@ def test_weights_are_directions_or_simplex_points(scalarization: str, norm: int)
     assert float(torch.linalg.vector_norm(acq.weights, ord=norm)) == pytest.approx(1.0)
     with pytest.raises(ValueError, match=r"scalarization.*'nadir'"):
         _build(three, X, scalarization="nadir")
-
-
-@pytest.mark.parametrize(("n_objectives", "prior"), [(1, "gamma"), (2, "dim_scaled")])
-def test_lengthscale_prior_follows_the_number_of_objectives(
-    monkeypatch: pytest.MonkeyPatch, n_objectives: int, prior: str
-) -> None:
-    seen = []
-    fit = _surrogate.fit_gps
-
-    def spy(*args: Any, lengthscale_prior: str, **kwargs: Any) -> Any:
-        seen.append(lengthscale_prior)
-        return fit(*args, lengthscale_prior=lengthscale_prior, **kwargs)
-
-    monkeypatch.setattr(_surrogate, "fit_gps", spy)
-    X, losses = _corner_cluster()
-    _build(losses.repeat(1, n_objectives), X)
-    assert seen == [prior]
