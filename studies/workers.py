@@ -2,7 +2,8 @@
 
 Each worker is a separate process (``multiprocessing`` *spawn*) that opens the storage itself
 and ``optuna.load_study``\\ s the shared study, so workers on other machines can join by
-running the same call against the same PostgreSQL URL.
+running the same call against the same PostgreSQL URL. The workers of one :func:`run_workers`
+call begin their first trial together (:func:`start_workers`).
 
 Storage specs (:func:`make_storage`):
 
@@ -58,6 +59,7 @@ import os
 from pathlib import Path
 import socket
 import threading
+from threading import Barrier
 import time
 from types import TracebackType
 from typing import Any
@@ -76,6 +78,8 @@ SamplerFactory = Callable[[int | None, int], optuna.samplers.BaseSampler]
 
 WORKER_ENV = "OPTUNA_ARS_WORKER"
 """Environment variable holding the worker index (0 .. n_workers - 1) inside a worker."""
+START_TIMEOUT = 120.0
+"""Seconds a spawned worker waits for the others before its first trial (:func:`start_workers`)."""
 ALIVE_ATTR = "workers:alive"
 """Trial system attr: a journal worker's last "alive" stamp for its trial (Unix seconds)."""
 
@@ -607,16 +611,34 @@ def prepare_study(config: WorkerConfig, *, directions: Sequence[str] | None = No
         )
 
 
-def start_workers(configs: Sequence[WorkerConfig]) -> list[multiprocessing.process.BaseProcess]:
-    """Start one spawned process per config (used by :func:`run_workers` and tests)."""
-    context = multiprocessing.get_context("spawn")
+def start_workers(
+    configs: Sequence[WorkerConfig], *, start_timeout: float = START_TIMEOUT
+) -> list[multiprocessing.process.BaseProcess]:
+    """Start one spawned process per config (used by :func:`run_workers` and tests).
+
+    The workers begin their first trial together: each waits, after importing and opening the
+    study, for the others (at most ``start_timeout`` seconds, then it goes on alone). Without
+    that, the first worker to finish importing torch runs every trial of a short study.
+    """
+    barrier = multiprocessing.get_context("spawn").Barrier(len(configs), timeout=start_timeout)
     processes: list[multiprocessing.process.BaseProcess] = [
-        context.Process(target=_worker_main, args=(c,), name=f"optuna-ars-worker-{c.worker}")
-        for c in configs
+        _WorkerProcess(c, barrier) for c in configs
     ]
     for p in processes:
         p.start()
     return processes
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker process that holds its start barrier here too: ``start()`` drops the
+    process's args, and a barrier no one in this process holds loses its semaphore before the
+    child has opened it (``FileNotFoundError`` in the child)."""
+
+    def __init__(self, config: WorkerConfig, start: Barrier) -> None:
+        super().__init__(
+            target=_worker_main, args=(config, start), name=f"optuna-ars-worker-{config.worker}"
+        )
+        self.start_barrier = start
 
 
 def wait_workers(processes: Sequence[multiprocessing.process.BaseProcess]) -> list[int]:
@@ -633,8 +655,12 @@ def wait_workers(processes: Sequence[multiprocessing.process.BaseProcess]) -> li
     return [p.exitcode if p.exitcode is not None else -1 for p in processes]
 
 
-def run_worker(config: WorkerConfig) -> None:
-    """One worker's loop in this process (what each spawned worker runs)."""
+def run_worker(config: WorkerConfig, *, start: Barrier | None = None) -> None:
+    """One worker's loop in this process (what each spawned worker runs).
+
+    ``start``: a barrier the workers of one :func:`start_workers` call pass together before
+    their first trial (a broken or timed-out barrier is not an error: the worker goes on).
+    """
     storage = make_storage(
         config.storage,
         heartbeat=True,
@@ -649,6 +675,9 @@ def run_worker(config: WorkerConfig) -> None:
         sampler=config.sampler(config.seed, config.worker),
     )
     target = _resolve(config.target) if isinstance(config.target, str) else config.target
+    if start is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            start.wait()
 
     def objective(trial: optuna.Trial) -> Any:
         trial.set_user_attr("worker", config.worker)
@@ -730,7 +759,7 @@ def _run_trial(study: optuna.Study, objective: Objective, config: WorkerConfig) 
         raise error
 
 
-def _worker_main(config: WorkerConfig) -> None:
+def _worker_main(config: WorkerConfig, start: Barrier) -> None:
     os.environ[WORKER_ENV] = str(config.worker)
     import warnings
 
@@ -739,7 +768,7 @@ def _worker_main(config: WorkerConfig) -> None:
         import torch
 
         torch.set_num_threads(config.torch_threads)
-    run_worker(config)
+    run_worker(config, start=start)
 
 
 def _resolve(target: str) -> Objective:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 import functools
 from pathlib import Path
 import time
@@ -14,6 +15,8 @@ from studies.workers import make_storage
 from studies.workers import prepare_study
 from studies.workers import run_worker
 from studies.workers import run_workers
+from studies.workers import start_workers
+from studies.workers import wait_workers
 from tests.integration.support import GATHER_ENV
 from tests.integration.support import SMALL
 from tests.integration.support import check_study
@@ -115,3 +118,25 @@ def test_a_trial_beyond_the_count_is_pruned_unrun(tmp_path: Path) -> None:
         TrialState.COMPLETE,
     ]
     assert study.trials[2].system_attrs["failed_trial"] == 0
+
+
+def test_workers_start_together_and_a_dead_one_does_not_hold_the_rest(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path}/s.db"
+    live = WorkerConfig(
+        target="tests.integration.support:objective",
+        storage=storage,
+        study_name="w",
+        n_trials=4,
+        sampler=functools.partial(ars_sampler, **FAST),
+        torch_threads=1,
+    )
+    prepare_study(live, directions=["minimize", "minimize"])
+    dead = replace(live, worker=1, study_name="missing")  # dies in load_study, before the start
+    started = time.time()
+    codes = wait_workers(start_workers([live, dead], start_timeout=6))
+    assert codes[0] == 0 and codes[1] != 0
+    study = optuna.load_study(study_name="w", storage=make_storage(storage, heartbeat=False))
+    first = min(t.datetime_start for t in study.trials if t.datetime_start is not None)
+    # the live worker waited the start timeout for the dead one, then ran the study alone
+    assert first.timestamp() - started >= 6
+    assert len(check_study(study, 4)) == 4
