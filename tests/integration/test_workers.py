@@ -4,6 +4,7 @@ from dataclasses import replace
 import functools
 from pathlib import Path
 import time
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -94,17 +95,7 @@ def test_run_workers_checks_before_starting(tmp_path: Path) -> None:
 
 def test_a_trial_beyond_the_count_is_pruned_unrun(tmp_path: Path) -> None:
     storage = f"journal:{tmp_path}/s.log"
-    config = WorkerConfig(
-        target="tests.integration.support:objective",
-        storage=storage,
-        study_name="s",
-        n_trials=1,
-        sampler=functools.partial(ars_sampler, **SMALL),
-        heartbeat_interval=1,
-        grace_period=2,
-        poll_interval=0.2,
-    )
-    prepare_study(config, directions=["minimize", "minimize"])
+    config = _prepared(storage, "s", 1, SMALL, heartbeat_interval=1, grace_period=2)
     study = optuna.load_study(study_name="s", storage=make_storage(storage, heartbeat=False))
     study.ask()  # trial 0, running elsewhere (never stamped alive): it holds the only slot
     study.enqueue_trial({"x": 0.5, "y": 0.5})  # trial 1: waiting, so a worker takes it
@@ -122,15 +113,7 @@ def test_a_trial_beyond_the_count_is_pruned_unrun(tmp_path: Path) -> None:
 
 def test_workers_start_together_and_a_dead_one_does_not_hold_the_rest(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path}/s.db"
-    live = WorkerConfig(
-        target="tests.integration.support:objective",
-        storage=storage,
-        study_name="w",
-        n_trials=4,
-        sampler=functools.partial(ars_sampler, **FAST),
-        torch_threads=1,
-    )
-    prepare_study(live, directions=["minimize", "minimize"])
+    live = _prepared(storage, "w", 4, FAST, torch_threads=1)
     dead = replace(live, worker=1, study_name="missing")  # dies in load_study, before the start
     started = time.time()
     codes = wait_workers(start_workers([live, dead], start_timeout=6))
@@ -140,3 +123,20 @@ def test_workers_start_together_and_a_dead_one_does_not_hold_the_rest(tmp_path: 
     # the live worker waited the start timeout for the dead one, then ran the study alone
     assert first.timestamp() - started >= 6
     assert len(check_study(study, 4)) == 4
+
+
+def _prepared(
+    storage: str, name: str, n_trials: int, ars: dict[str, int], **extra: Any
+) -> WorkerConfig:
+    """A worker config on ``support.objective`` whose two-objective study exists."""
+    config = WorkerConfig(
+        target="tests.integration.support:objective",
+        storage=storage,
+        study_name=name,
+        n_trials=n_trials,
+        sampler=functools.partial(ars_sampler, **ars),
+        poll_interval=0.2,
+        **extra,
+    )
+    prepare_study(config, directions=["minimize", "minimize"])
+    return config
