@@ -20,7 +20,11 @@ from optuna_ars._ars import RewardFn
 
 _N_RAW = 1024  # Sobol points scored for the top-up of start states
 PRIOR_MEANS = ("auto", "constant", "zero")
-SCALARIZATIONS = ("reference", "ideal")
+SCALARIZATIONS = ("reference", "hypervolume", "ideal")
+N_HV_WEIGHTS = 8
+"""[K] directions of the "hypervolume" scalarization, crossed with the qMC samples. On
+BraninCurrin and DTLZ2 (seed 0, 30 trials) K = 32 gave HV 0.955 and 0.088, K = 8 0.950 and
+0.634 at 3.5x less time per suggestion."""
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -36,7 +40,7 @@ class Acquisition:
     posterior: _surrogate.CachedPosterior  # (B, D) -> means, stds (B, m + c)
     reward: RewardFn  # (B, D) -> (B,)
     starts: torch.Tensor  # (L, D) start states, float32 on the device
-    weights: torch.Tensor  # (m,) Chebyshev weights λ
+    weights: torch.Tensor  # (m,) Chebyshev weights λ, or (K, m) directions ("hypervolume")
     gp_states: list[dict[str, Any]]
     loss_offset: torch.Tensor  # (m,) the GPs model (loss - offset) / scale
     loss_scale: torch.Tensor  # (m,)
@@ -63,7 +67,7 @@ def build_acquisition(
     device: torch.device,
     previous: list[dict[str, Any]] | None = None,
     prior_mean: str = "auto",
-    scalarization: str = "reference",
+    scalarization: str = "hypervolume",
 ) -> Acquisition:
     """Surrogate, weights, reward (Eq. 7-8 × probability of feasibility) and start states.
 
@@ -92,10 +96,17 @@ def build_acquisition(
     VehicleSafety (0.920 against 0.890) but not on DTLZ2 (0.405 against 0.722):
     docs/benchmarks.md.
 
-    ``scalarization``: where Eq. 7 measures the objectives from (``_reward``):
-    ``"reference"`` (default), a reference point with directions uniform on the sphere,
-    which targets hypervolume; or ``"ideal"``, the paper's and ParEGO's Chebyshev from the
-    ideal point with weights uniform on the simplex. The reference point is the upper row of
+    ``scalarization``: how Eq. 7 turns the objectives into one value (``_reward``):
+    ``"hypervolume"`` (default), Eq. 7-8 from a reference point averaged over
+    :data:`N_HV_WEIGHTS` directions quasi-uniform on the sphere (each scalarization raised to
+    the power m), an estimate of the expected hypervolume improvement; ``"reference"``, one
+    such direction drawn per trial (its average over trials targets hypervolume); or
+    ``"ideal"``, the paper's and ParEGO's Chebyshev from the ideal point with weights uniform
+    on the simplex. With one objective all three are the normalised loss. Against one
+    direction per trial (3 seeds, 40 trials, docs/benchmarks.md) the average raised the
+    suite's hypervolume after 25 trials on 7 of 8 problems (BraninCurrin 0.852 -> 0.937,
+    DTLZ2 0.253 -> 0.302, CarSideImpact 0.664 -> 0.700), for about twice the time per
+    suggestion. The reference point is the upper row of
     ``loss_bounds`` if given, else the feasible front's nadir plus 10 % of the observed range
     (BoTorch's ``infer_reference_point`` takes 10 % of the front's range, which is zero for a
     one-point front). Against the worst observed losses plus 10 % (3 seeds, 40 trials) the
@@ -131,8 +142,7 @@ def build_acquisition(
     posterior = _surrogate.CachedPosterior(models, pending=pending, device=device)
 
     front = _pareto.feasible_pareto_mask(losses, feasible)  # (n,)
-    if scalarization == "reference":
-        weights = sample_hypersphere(m, seed=seed, dtype=torch.float32)[0].abs()  # (m,)
+    if scalarization in ("reference", "hypervolume"):
         # The reference point in the GPs' units (losses on [0, 1] over the observed range):
         # the user's upper bounds (1), else the feasible front's worst value of each loss plus
         # 10 % of the observed range (1.1 with no feasible point). Measured against the worst
@@ -141,13 +151,29 @@ def build_acquisition(
         if not given_bounds and bool(front.any()):
             reference = Y[front, :m].amax(0).float() + 0.1
         reference = reference.to(device)
-        scalarize = _reward.reference_chebyshev(weights.to(device), reference, rho=rho)
+        if scalarization == "reference" or m == 1:
+            weights = sample_hypersphere(m, seed=seed, dtype=torch.float32)[0].abs()  # (m,)
+            scalarize = _reward.reference_chebyshev(weights.to(device), reference, rho=rho)
+        else:
+            weights = sample_hypersphere(  # (K, m)
+                m, n=N_HV_WEIGHTS, qmc=True, seed=seed, dtype=torch.float32
+            ).abs()
+            scalarize = _reward.hypervolume_scalarizations(weights.to(device), reference)
     else:
         weights = sample_simplex(m, seed=seed, dtype=torch.float32)[0]  # (m,)
         unit = torch.stack([torch.zeros(m), torch.ones(m)]).to(device)  # (2, m)
         scalarize = _reward.chebyshev(weights.to(device), unit, rho=rho)
-    observed = scalarize(Y[:, :m].to(device=device, dtype=torch.float32)).cpu()  # (n,)
-    best = float(observed[feasible].max()) if bool(feasible.any()) else None
+    best: float | torch.Tensor | None = None
+    if bool(feasible.any()):
+        # Eq. 8's best over the feasible observations and the believed values (posterior
+        # means) of running trials predicted feasible: otherwise parallel workers, whose
+        # "hypervolume" rewards are alike, would all aim at the same gain.
+        known = Y[feasible, :m].to(device=device, dtype=torch.float32)  # (n', m)
+        if pending is not None and len(pending) > 0:
+            believed = posterior(pending.to(device=device, dtype=torch.float32))[0]  # (p, m + c)
+            known = torch.cat([known, believed[(believed[:, m:] <= 0).all(1), :m]])
+        best = scalarize(known).amax(0)  # ([K])
+        best = float(best) if best.dim() == 0 else best
     base_samples = None  # one objective: the expectation of Eq. 8 in closed form
     if m > 1:
         base_samples = NormalQMCEngine(d=m, seed=seed).draw(n_qmc_samples)  # (S, m)

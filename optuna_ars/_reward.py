@@ -3,7 +3,9 @@
 All objectives arrive as losses (to be minimised). Eq. 7, ``max_j λ_j f_j + ρ Σ_j λ_j f_j``,
 leaves open where the objectives ``f_j`` are measured from; two anchors are offered:
 
-* ``reference_chebyshev`` (the default): ``f_j = ℓ_j - r_j`` from a reference point ``r``
+* ``hypervolume_scalarizations`` (the default): ``K`` of the next at once, ``ρ = 0``, each
+  raised to the power m; Eq. 8 averaged over them estimates the hypervolume improvement.
+* ``reference_chebyshev``: ``f_j = ℓ_j - r_j`` from a reference point ``r``
   (the feasible front's nadir plus 10 % of the observed range, or the user's bound), with ``1 / λ``
   uniform on the positive unit sphere. Averaged over λ, the best scalarized value of a set
   of points grows like its hypervolume w.r.t. ``r`` (Golovin & Zhang 2020; tested), so the
@@ -82,7 +84,35 @@ def reference_chebyshev(
     return scalarize
 
 
-def penalized_improvement(value: torch.Tensor, best: float, *, penalty: float) -> torch.Tensor:
+def hypervolume_scalarizations(
+    weights: torch.Tensor,  # (K, m) positive directions, e.g. on the unit sphere
+    reference: torch.Tensor,  # (m,) reference point of the losses
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """K hypervolume scalarizations, ``(..., m) -> (..., K)``: ``s_w(ℓ)^m`` where positive.
+
+    ``s_w(ℓ) = min_j (r_j - ℓ_j) / w_j`` is Eq. 7 from the reference point with ``ρ = 0``.
+    For ``w`` uniform on the positive unit sphere, ``HV(Y) = c_m E_w[max_{ℓ∈Y} s_w(ℓ)^m]``
+    (Golovin & Zhang 2020, Lemma 5), so the improvement of Eq. 8 averaged over the ``K``
+    weights is a Monte-Carlo estimate of the hypervolume improvement. A point beyond the
+    reference in some loss (``s < 0``) keeps ``s`` itself, so the penalty of Eq. 8 still ranks
+    it. Written here because BoTorch's scalarizations are anchored at the ideal point.
+    """
+    inverse = 1.0 / weights.clamp_min(1e-6)  # (K, m)
+    power = weights.shape[-1]
+
+    def scalarize(losses: torch.Tensor) -> torch.Tensor:
+        gap = reference - losses  # (..., m)
+        s = gap[..., :1] * inverse[:, 0]  # (..., K); a loop over j, not a (..., K, m) tensor
+        for j in range(1, power):
+            s = torch.minimum(s, gap[..., j : j + 1] * inverse[:, j])
+        return torch.where(s > 0, s.clamp_min(0) ** power, s)
+
+    return scalarize
+
+
+def penalized_improvement(
+    value: torch.Tensor, best: float | torch.Tensor, *, penalty: float
+) -> torch.Tensor:
     """Eq. 8: ``value - best`` where positive, ``penalty * (value - best)`` otherwise."""
     diff = value - best
     return torch.where(diff > 0, diff, penalty * diff)
@@ -114,7 +144,8 @@ def make_reward(
     n_objectives: int,
     base_samples: torch.Tensor | None,  # (S, m) fixed qMC normals; None: exact, m = 1 only
     scalarize: Callable[[torch.Tensor], torch.Tensor],
-    best: float | None,  # best scalarized feasible observation; None: nothing feasible yet
+    best: float | torch.Tensor | None,  # best scalarized feasible observation (per scalarization
+    # when ``scalarize`` returns (..., K)); None: nothing feasible yet
     penalty: float,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """Reward of points ``(B, D) -> (B,)``: the expectation of Eq. 8 weighted by feasibility.
@@ -122,6 +153,8 @@ def make_reward(
     Outputs of ``posterior`` beyond the first ``n_objectives`` are constraints. The same base
     samples serve every call (common random numbers across directions and iterations).
     Without base samples (one objective, so ``scalarize`` is affine) the expectation is exact.
+    A ``scalarize`` with ``K`` outputs (:func:`hypervolume_scalarizations`) is averaged over
+    them as well: Eq. 8 then estimates the expected hypervolume improvement.
     """
     m = n_objectives
     if base_samples is None and m != 1:
@@ -137,11 +170,15 @@ def make_reward(
         if base_samples is None:
             s_mean = scalarize(mean[:, :1])  # (B,)
             s_std = (scalarize(mean[:, :1] + std[:, :1]) - s_mean).abs()  # affine: exact
-            gain, loss = expected_penalized_improvement(s_mean, s_std, best, penalty=penalty)
+            gain, loss = expected_penalized_improvement(
+                s_mean, s_std, float(best), penalty=penalty
+            )
             return gain * pof + loss * (2.0 - pof)
         z = base_samples.to(mean)  # (S, m)
         samples = mean[None, :, :m] + std[None, :, :m] * z[:, None, :]  # (S, B, m)
-        r = penalized_improvement(scalarize(samples), best, penalty=penalty)  # (S, B)
+        r = penalized_improvement(scalarize(samples), best, penalty=penalty)  # (S, B[, K])
+        if r.dim() == 3:
+            r = r.mean(-1)  # (S, B)
         return torch.where(r >= 0, r * pof, r * (2.0 - pof)).mean(0)
 
     return reward

@@ -48,8 +48,9 @@ class ARSSampler(BaseSampler):
 
     Deutel et al., "Augmented Random Search for Multi-Objective Bayesian Optimization of Neural
     Networks", Algorithm 1. Per suggestion: fit one GP per objective and per constraint
-    (BoTorch), draw Chebyshev weights λ (Eq. 7, by default measured from a reference point so
-    that random weights aim at hypervolume gains; see ``scalarization``), start ``n_policies``
+    (BoTorch), scalarize the objectives (Eq. 7, by default measured from a reference point
+    and averaged over directions so that Eq. 8 estimates the expected hypervolume
+    improvement; see ``scalarization``), start ``n_policies``
     policies at k-means centres of the feasible Pareto front (a smaller front is topped up by
     Sobol points drawn by reward, BoTorch's ``initialize_q_batch``), train them by ARS (Eq. 3-6) on
     the qMC reward of Eq. 8 (weighted by the probability of feasibility), and propose the best
@@ -85,14 +86,16 @@ class ARSSampler(BaseSampler):
         prior_mean: the GPs' prior mean: ``"constant"`` (BoTorch's fitted constant),
             ``"zero"`` (the mean of the standardized observations), or ``"auto"``: zero with
             one objective, constant with several (measured; see ``_acquisition``).
-        scalarization: where Eq. 7 measures the objectives from: ``"reference"``, a
+        scalarization: how Eq. 7 scalarizes several objectives: ``"hypervolume"``, from a
             reference point (the ``objective_bounds``' worse ends if given, else the nadir of
-            the feasible front plus 10 % of the observed range) with weights drawn so that their
-            average targets hypervolume (Golovin & Zhang 2020); or ``"ideal"``, the paper's
-            and ParEGO's Chebyshev from the ideal point. Measured in ``docs/benchmarks.md``.
+            the feasible front plus 10 % of the observed range), averaged over 8 directions
+            so that Eq. 8 estimates the expected hypervolume improvement (Golovin & Zhang
+            2020); ``"reference"``, one random direction from that point per trial; or
+            ``"ideal"``, the paper's and ParEGO's Chebyshev from the ideal point with random
+            weights. Measured in ``docs/benchmarks.md``.
         objective_bounds: ``(low, high)`` per objective to normalise by, in the study's own
-            units; default: the observed range. With ``scalarization="reference"`` the
-            worse end of each (``high`` when minimising) is the reference point.
+            units; default: the observed range. With ``"hypervolume"`` or ``"reference"``
+            the worse end of each (``high`` when minimising) is the reference point.
         device: torch device for the rollouts; default CUDA when available, else CPU.
         independent_sampler: sampler for parameters outside the relative search space
             (default: ``RandomSampler``).
@@ -117,7 +120,7 @@ class ARSSampler(BaseSampler):
         rho: float = 0.005,
         penalty: float = 1e-3,
         prior_mean: str = "auto",
-        scalarization: str = "reference",
+        scalarization: str = "hypervolume",
         objective_bounds: Sequence[tuple[float, float]] | None = None,
         device: str | None = None,
         independent_sampler: BaseSampler | None = None,
@@ -364,10 +367,11 @@ class ARSSampler(BaseSampler):
         predicted = acq.predicted_losses(proposal.x[None])[0].numpy() * sign
         attrs: dict[str, Any] = {
             "ars:policy": proposal.policy,
-            "ars:weights": [round(float(w), 6) for w in acq.weights],
             "ars:predicted_values": [float(v) for v in predicted],
             "ars:reward": proposal.reward,
         }
+        if acq.weights.dim() == 1:  # one scalarization (not "hypervolume"'s K directions)
+            attrs["ars:weights"] = [round(float(w), 6) for w in acq.weights]
         if proposal.repeat:  # the model sees nothing new worth trying: explore at random
             attrs = {"ars:fallback": "repeat"}
             return np.random.default_rng(seed).random(space.dim), attrs

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from optuna_ars import _surrogate
+from optuna_ars._acquisition import N_HV_WEIGHTS
 from optuna_ars._acquisition import Acquisition
 from optuna_ars._acquisition import build_acquisition
 
@@ -17,12 +18,13 @@ def _build(
     n_policies: int = 2,
     prior_mean: str = "auto",
     scalarization: str = "reference",
+    pending: torch.Tensor | None = None,
 ) -> Acquisition:
     return build_acquisition(
         X,
         losses,
         torch.zeros(len(X), 0, dtype=torch.float64),
-        pending=None,
+        pending=pending,
         loss_bounds=None,
         n_policies=n_policies,
         n_qmc_samples=16,
@@ -97,12 +99,33 @@ def test_gp_choices_follow_prior_mean_and_the_number_of_objectives(
     assert seen == [(zero, lengthscale_prior)]
 
 
-@pytest.mark.parametrize(("scalarization", "norm"), [("reference", 2), ("ideal", 1)])
-def test_weights_are_directions_or_simplex_points(scalarization: str, norm: int) -> None:
+@pytest.mark.parametrize(
+    ("scalarization", "norm", "n_weights"),
+    [("reference", 2, 1), ("hypervolume", 2, N_HV_WEIGHTS), ("ideal", 1, 1)],
+)
+def test_weights_are_directions_or_simplex_points(
+    scalarization: str, norm: int, n_weights: int
+) -> None:
     X, losses = _corner_cluster()
     three = torch.cat([losses, X], 1)  # (10, 3): three objectives
     acq = _build(three, X, scalarization=scalarization)
-    assert (acq.weights >= 0).all()
-    assert float(torch.linalg.vector_norm(acq.weights, ord=norm)) == pytest.approx(1.0)
+    weights = acq.weights.reshape(n_weights, 3)
+    assert (weights >= 0).all() and len(weights.unique(dim=0)) == n_weights
+    norms = torch.linalg.vector_norm(weights, ord=norm, dim=1)
+    torch.testing.assert_close(norms, torch.ones(n_weights))
     with pytest.raises(ValueError, match=r"scalarization.*'nadir'"):
         _build(three, X, scalarization="nadir")
+
+
+def test_a_running_trial_takes_its_believed_gain_out_of_the_reward() -> None:
+    # Two objectives on a line: the gap between the two observed ends is worth filling.
+    X = torch.tensor([[0.0], [0.1], [0.9], [1.0]], dtype=torch.float64)  # (4, 1)
+    losses = torch.cat([X, (1 - X) ** 2], 1)  # (4, 2): one front
+    grid = torch.linspace(0, 1, 101)[:, None]  # (101, 1)
+    free = _build(losses, X, scalarization="hypervolume")
+    peak = grid[free.reward(grid).argmax()]  # where the gain is believed largest
+    assert 0.2 < float(peak) < 0.8
+    busy = _build(losses, X, scalarization="hypervolume", pending=peak[None].double())
+    assert float(busy.reward(peak[None])) < 0.1 * float(free.reward(peak[None]))
+    far = grid[(grid - peak).abs()[:, 0] > 0.2]  # elsewhere the gain stays
+    assert float(busy.reward(far).max()) > 0.3 * float(free.reward(far).max())

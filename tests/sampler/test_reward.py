@@ -5,6 +5,7 @@ import torch
 
 from optuna_ars._reward import chebyshev
 from optuna_ars._reward import expected_penalized_improvement
+from optuna_ars._reward import hypervolume_scalarizations
 from optuna_ars._reward import log_pof
 from optuna_ars._reward import make_reward
 from optuna_ars._reward import penalized_improvement
@@ -46,22 +47,57 @@ def test_reference_chebyshev_with_a_direction_along_one_axis_picks_that_extreme(
     assert best == [0, 10, 5]  # smallest l1, smallest l2, the middle
 
 
-@pytest.mark.parametrize("m", [2, 3])
-def test_reference_chebyshev_over_random_directions_gives_the_hypervolume(m: int) -> None:
-    # Golovin & Zhang (2020): HV(Y | r) = c_m E_w[max_y max(s_w(y), 0)^m], w uniform on the
-    # positive unit sphere, c_m the volume of the unit m-ball over 2^m.
+def _ball_factor(m: int) -> float:
+    """c_m of Golovin & Zhang (2020): the volume of the unit m-ball over 2^m."""
     import math
 
+    return math.pi ** (m / 2) / (2**m * math.gamma(m / 2 + 1))
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_scalarizations_over_random_directions_give_the_hypervolume(m: int) -> None:
+    # Golovin & Zhang (2020): HV(Y | r) = c_m E_w[max_y max(s_w(y), 0)^m], w uniform on the
+    # positive unit sphere; s_w is reference_chebyshev with ρ = 0, and its m-th power where
+    # positive is hypervolume_scalarizations.
     from botorch.utils.sampling import sample_hypersphere
     from optuna._hypervolume import compute_hypervolume
 
     Y = torch.rand(12, m, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     r = torch.full((m,), 1.2, dtype=torch.float64)
     W = sample_hypersphere(m, n=20000, seed=1, dtype=torch.float64).abs()  # (K, m)
-    best = torch.stack([reference_chebyshev(w, r, rho=0.0)(Y).max() for w in W])  # (K,)
-    c = math.pi ** (m / 2) / (2**m * math.gamma(m / 2 + 1))
-    estimate = c * float(best.clamp_min(0).pow(m).mean())
+    powered = hypervolume_scalarizations(W, r)(Y)  # (12, K)
+    single = torch.stack([reference_chebyshev(w, r, rho=0.0)(Y) for w in W[:50]], -1)
+    torch.testing.assert_close(powered[:, :50], torch.where(single > 0, single**m, single))
+    estimate = _ball_factor(m) * float(powered.amax(0).clamp_min(0).mean())
     assert estimate == pytest.approx(compute_hypervolume(Y.numpy(), r.numpy()), rel=0.02)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_reward_over_hypervolume_scalarizations_is_the_hypervolume_improvement(m: int) -> None:
+    from botorch.utils.sampling import sample_hypersphere
+    from optuna._hypervolume import compute_hypervolume
+
+    Y = torch.rand(8, m, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    r = torch.full((m,), 1.1, dtype=torch.float64)
+    scal = hypervolume_scalarizations(
+        sample_hypersphere(m, n=20000, qmc=True, seed=3, dtype=torch.float64).abs(), r
+    )
+    candidates = torch.tensor([[0.05] * m, [0.2] * m, [0.9] * m], dtype=torch.float64)
+    fn = make_reward(  # a posterior without noise: the reward is HVI(y) / c_m
+        lambda x: (candidates, torch.zeros_like(candidates)),
+        n_objectives=m,
+        base_samples=torch.zeros(1, m, dtype=torch.float64),
+        scalarize=scal,
+        best=scal(Y).amax(0),
+        penalty=0.0,
+    )
+    got = _ball_factor(m) * fn(torch.zeros(3, 1))
+    base = compute_hypervolume(Y.numpy(), r.numpy())
+    hvi = [
+        compute_hypervolume(torch.cat([Y, c[None]]).numpy(), r.numpy()) - base for c in candidates
+    ]
+    assert hvi[0] > hvi[1] > 0 == hvi[2]  # much, some and no improvement
+    torch.testing.assert_close(got, torch.tensor(hvi, dtype=torch.float64), rtol=0.03, atol=1e-4)
 
 
 def test_penalized_improvement_is_eq_8() -> None:

@@ -43,8 +43,19 @@ def test_constrained_smoke_study_with_two_workers() -> None:
     for t in modelled:
         assert 0 <= t.user_attrs["ars:policy"] < 2
         assert len(t.user_attrs["ars:predicted_values"]) == 2
-        weights = np.array(t.user_attrs["ars:weights"])  # a direction on the unit sphere
-        assert (weights >= 0).all() and np.linalg.norm(weights) == pytest.approx(1.0, abs=1e-5)
+        assert "ars:weights" not in t.user_attrs  # "hypervolume" averages 8 directions
+
+
+@pytest.mark.parametrize(("scalarization", "norm"), [("reference", 2), ("ideal", 1)])
+def test_one_drawn_weight_vector_is_recorded(scalarization: str, norm: int) -> None:
+    sampler = small_sampler(n_startup_trials=4, scalarization=scalarization, seed=1)
+    study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    study.optimize(_constrained_biobjective, n_trials=7)
+    modelled = [t for t in study.trials if "ars:policy" in t.user_attrs]
+    assert len(modelled) == 3
+    for t in modelled:
+        weights = np.array(t.user_attrs["ars:weights"])
+        assert (weights >= 0).all() and np.linalg.norm(weights, ord=norm) == pytest.approx(1.0)
 
 
 def test_startup_trials_are_a_latin_hypercube() -> None:
