@@ -6,7 +6,7 @@ leaves open where the objectives ``f_j`` are measured from; two anchors are offe
 * ``hypervolume_scalarizations`` (the default): ``K`` of the next at once, ``ρ = 0``, each
   raised to the power m; Eq. 8 averaged over them estimates the hypervolume improvement.
 * ``reference_chebyshev``: ``f_j = ℓ_j - r_j`` from a reference point ``r``
-  (the feasible front's nadir plus 10 % of the observed range, or the user's bound), with ``1 / λ``
+  (the fronts' nadir plus 10 % of the observed range, or the user's bound), with ``1 / λ``
   uniform on the positive unit sphere. Averaged over λ, the best scalarized value of a set
   of points grows like its hypervolume w.r.t. ``r`` (Golovin & Zhang 2020; tested), so the
   random weights aim at hypervolume gains, extremes of the front included.

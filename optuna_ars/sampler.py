@@ -88,11 +88,11 @@ class ARSSampler(BaseSampler):
             one objective, constant with several (measured; see ``_acquisition``).
         scalarization: how Eq. 7 scalarizes several objectives: ``"hypervolume"``, from a
             reference point (the ``objective_bounds``' worse ends if given, else the nadir of
-            the feasible front plus 10 % of the observed range), averaged over 8 directions
-            so that Eq. 8 estimates the expected hypervolume improvement (Golovin & Zhang
-            2020); ``"reference"``, one random direction from that point per trial; or
-            ``"ideal"``, the paper's and ParEGO's Chebyshev from the ideal point with random
-            weights. Measured in ``docs/benchmarks.md``.
+            the fronts of the feasible and of all points plus 10 % of the observed range),
+            averaged over 8 directions so that Eq. 8 estimates the expected hypervolume
+            improvement (Golovin & Zhang 2020); ``"reference"``, one random direction from
+            that point per trial; or ``"ideal"``, the paper's and ParEGO's Chebyshev from the
+            ideal point with random weights. Measured in ``docs/benchmarks.md``.
         objective_bounds: ``(low, high)`` per objective to normalise by, in the study's own
             units; default: the observed range. With ``"hypervolume"`` or ``"reference"``
             the worse end of each (``high`` when minimising) is the reference point.

@@ -14,6 +14,7 @@ from optuna_ars._acquisition import build_acquisition
 def _build(
     losses: torch.Tensor,
     X: torch.Tensor,
+    cons: torch.Tensor | None = None,
     *,
     n_policies: int = 2,
     prior_mean: str = "auto",
@@ -23,7 +24,7 @@ def _build(
     return build_acquisition(
         X,
         losses,
-        torch.zeros(len(X), 0, dtype=torch.float64),
+        torch.zeros(len(X), 0, dtype=torch.float64) if cons is None else cons,
         pending=pending,
         loss_bounds=None,
         n_policies=n_policies,
@@ -129,3 +130,19 @@ def test_a_running_trial_takes_its_believed_gain_out_of_the_reward() -> None:
     assert float(busy.reward(peak[None])) < 0.1 * float(free.reward(peak[None]))
     far = grid[(grid - peak).abs()[:, 0] > 0.2]  # elsewhere the gain stays
     assert float(busy.reward(far).max()) > 0.3 * float(free.reward(far).max())
+
+
+def test_the_reference_point_reaches_as_far_as_the_front_of_all_points() -> None:
+    # A trade-off line f1 + f2 = 1 of which only the end (0, 1) is feasible, and a dominated
+    # point (2, 2) that sets the observed range to [0, 2] for both losses.
+    f1 = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0, 2.0], dtype=torch.float64)
+    losses = torch.stack([f1, torch.tensor([1.0, 0.75, 0.5, 0.25, 0.0, 2.0])], 1)  # (6, 2)
+    X = torch.linspace(0, 1, 6, dtype=torch.float64)[:, None]  # (6, 1)
+    cons = torch.tensor([[-1.0], [1.0], [1.0], [1.0], [1.0], [1.0]], dtype=torch.float64)
+    for kind in ("hypervolume", "reference"):
+        # normalised front of all points up to (0.5, 0.5), plus 0.1; the feasible front
+        # alone would give (0.1, 0.6) and keep every gain at the feasible end
+        acq = _build(losses, X, cons, scalarization=kind)
+        assert acq.reference is not None
+        torch.testing.assert_close(acq.reference, torch.tensor([0.6, 0.6]))
+    assert _build(losses, X, cons, scalarization="ideal").reference is None
