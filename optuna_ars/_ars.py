@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace
 
 import torch
 
@@ -67,6 +68,24 @@ class Proposal:
     rollouts: torch.Tensor  # (L, H, D) rollouts of the trained policies
     rewards: torch.Tensor  # (L, H) per-step rewards of those rollouts
     repeat: bool  # every rollout state repeats a known point (x is the best of them)
+
+    def avoiding(self, known: torch.Tensor | None, *, min_distance: float = 1e-3) -> Proposal:
+        """The best rollout state, by reward, not within ``min_distance`` (max-norm) of a
+        ``known`` point ``(n, D)``; the best of all, with ``repeat``, when every state is."""
+        new = torch.ones_like(self.rewards, dtype=torch.bool)  # (L, H)
+        if known is not None and len(known):
+            gap = (self.rollouts[:, :, None, :] - known.to(self.rollouts)).abs().amax(-1)
+            new = gap.amin(-1) > min_distance  # (L, H)
+        repeat = not bool(new.any())
+        masked = self.rewards if repeat else self.rewards.masked_fill(~new, -torch.inf)
+        policy, step = divmod(int(masked.argmax()), self.rewards.shape[1])
+        return replace(
+            self,
+            x=self.rollouts[policy, step],
+            policy=policy,
+            reward=float(self.rewards[policy, step]),
+            repeat=repeat,
+        )
 
 
 def _n_params(d: int, h: int) -> int:
@@ -184,19 +203,13 @@ def train_and_propose(
         theta = ars_update(reward, theta, starts, stats, cfg, generator=generator)
     rollouts = _rollout(theta.unsqueeze(1), starts, stats, cfg).squeeze(1)  # (L, H, D)
     rewards = _returns(reward, rollouts.unsqueeze(1)).squeeze(1)  # (L, H)
-    new = torch.ones_like(rewards, dtype=torch.bool)  # (L, H)
-    if known is not None and len(known):
-        gap = (rollouts[:, :, None, :] - known.to(rollouts)).abs().amax(-1)  # (L, H, n)
-        new = gap.amin(-1) > min_distance
-    repeat = not bool(new.any())
-    masked = rewards if repeat else rewards.masked_fill(~new, -torch.inf)
-    policy, step = divmod(int(masked.argmax()), cfg.horizon)
-    return Proposal(
-        x=rollouts[policy, step],
-        policy=policy,
-        reward=float(rewards[policy, step]),
+    unchecked = Proposal(
+        x=rollouts[0, 0],
+        policy=0,
+        reward=0.0,
         starts=starts,
         rollouts=rollouts,
         rewards=rewards,
-        repeat=repeat,
+        repeat=False,
     )
+    return unchecked.avoiding(known, min_distance=min_distance)

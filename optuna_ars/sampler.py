@@ -7,6 +7,7 @@ train and roll out the policies (``_ars``), decode and publish the proposal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 import json
 import logging
@@ -41,6 +42,7 @@ _logger = logging.getLogger(__name__)
 _RELATIVE_PARAMS_KEY = "ars:relative_params"
 _DESIGN_SEED_KEY = "ars:design_seed"
 _SYSTEM_ATTR_MAX_LENGTH = 2045  # RDBStorage limit on one attribute value.
+_MIN_DISTANCE = 1e-3  # max-norm distance in the unit cube under which two points are one
 
 
 class ARSSampler(BaseSampler):
@@ -213,19 +215,16 @@ class ARSSampler(BaseSampler):
         ]
         if len(done) < max(self._n_startup_trials, 1):
             return {}
-        pending = [
-            p
-            for t in trials
-            if t.state == TrialState.RUNNING
-            and t.number != trial.number
-            and all(n in (p := _published_params(t)) for n in names)
-        ]
+        pending = _pending_params(trials, trial.number, names)
         started = time.perf_counter()
         seed = self._trial_seed(trial)
         space = _search_space(search_space)
         cons = _constraints(done)  # (n, c); inconsistent keys are the user's error: raise
+        step_aside: _StepAside | None = None
         try:
-            x, attrs = self._propose(study, done, cons, pending, search_space, space, seed)
+            x, attrs, step_aside = self._propose(
+                study, done, cons, pending, search_space, space, seed
+            )
         except (RuntimeError, ValueError, ArithmeticError) as err:  # never crash the study
             warnings.warn(
                 f"ARSSampler could not propose for trial {trial.number} ({err!s:.200}); "
@@ -234,22 +233,25 @@ class ARSSampler(BaseSampler):
                 stacklevel=2,
             )
             x, attrs = np.random.default_rng(seed).random(space.dim), {"ars:fallback": "random"}
-        values = space.decode(x)
-        params = {
-            n: d.to_external_repr(v)
-            for (n, d), v in zip(search_space.items(), values, strict=True)
-        }
+        chunks = _publish(study, trial, search_space, space, x, 0)
+        if step_aside is not None:
+            # Workers proposing at the same time do not see each other's points, and with
+            # scalarization="hypervolume" their rewards are alike (a test caught two workers
+            # proposing the same corner). Every worker publishes its point, then reads the
+            # running trials: of two that chose one point, at least the later reader sees
+            # the other's, and it takes its next best rollout state instead.
+            running = study._get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            others = _pending_params(running, trial.number, names)
+            if others:
+                clash = _clashes(space.encode(_internal_params(others, search_space)), x)
+                if len(clash):
+                    x, attrs = step_aside(clash)
+                    attrs["ars:stepped_aside"] = True
+                    chunks = _publish(study, trial, search_space, space, x, chunks)
         attrs["ars:seconds"] = round(time.perf_counter() - started, 4)
         for key, value in attrs.items():
             study._storage.set_trial_user_attr(trial._trial_id, key, value)
-        text = json.dumps(params)
-        for i in range(0, len(text), _SYSTEM_ATTR_MAX_LENGTH):
-            study._storage.set_trial_system_attr(
-                trial._trial_id,
-                f"{_RELATIVE_PARAMS_KEY}:{i // _SYSTEM_ATTR_MAX_LENGTH}",
-                text[i : i + _SYSTEM_ATTR_MAX_LENGTH],
-            )
-        return params
+        return _params(search_space, space, x)
 
     def sample_independent(
         self,
@@ -319,7 +321,9 @@ class ARSSampler(BaseSampler):
         search_space: dict[str, BaseDistribution],
         space: SearchSpace,
         seed: int,
-    ) -> tuple[np.ndarray, dict[str, Any]]:
+    ) -> tuple[np.ndarray, dict[str, Any], _StepAside | None]:
+        """The next point in the unit cube, the trial user attrs that explain it, and how to
+        choose again avoiding given points (``None`` for a random point)."""
         import torch
 
         from optuna_ars import _ars
@@ -362,20 +366,32 @@ class ARSSampler(BaseSampler):
         generator = torch.Generator(device=device).manual_seed(seed)
         known = X if X_pending is None else torch.cat([X, X_pending])  # (n + p, D)
         proposal: Proposal = _ars.train_and_propose(
-            acq.reward, acq.starts, self._config, generator=generator, known=known
+            acq.reward,
+            acq.starts,
+            self._config,
+            generator=generator,
+            known=known,
+            min_distance=_MIN_DISTANCE,
         )
-        predicted = acq.predicted_losses(proposal.x[None])[0].numpy() * sign
-        attrs: dict[str, Any] = {
-            "ars:policy": proposal.policy,
-            "ars:predicted_values": [float(v) for v in predicted],
-            "ars:reward": proposal.reward,
-        }
-        if acq.weights.dim() == 1:  # one scalarization (not "hypervolume"'s K directions)
-            attrs["ars:weights"] = [round(float(w), 6) for w in acq.weights]
-        if proposal.repeat:  # the model sees nothing new worth trying: explore at random
-            attrs = {"ars:fallback": "repeat"}
-            return np.random.default_rng(seed).random(space.dim), attrs
-        return proposal.x.double().cpu().numpy(), attrs
+
+        def outcome(chosen: Proposal) -> tuple[np.ndarray, dict[str, Any]]:
+            if chosen.repeat:  # the model sees nothing new worth trying: explore at random
+                return np.random.default_rng(seed).random(space.dim), {"ars:fallback": "repeat"}
+            predicted = acq.predicted_losses(chosen.x[None])[0].numpy() * sign
+            attrs: dict[str, Any] = {
+                "ars:policy": chosen.policy,
+                "ars:predicted_values": [float(v) for v in predicted],
+                "ars:reward": chosen.reward,
+            }
+            if acq.weights.dim() == 1:  # one scalarization (not "hypervolume"'s K directions)
+                attrs["ars:weights"] = [round(float(w), 6) for w in acq.weights]
+            return chosen.x.double().cpu().numpy(), attrs
+
+        def step_aside(points: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+            also = torch.cat([known, torch.as_tensor(points)])  # (n + p + k, D)
+            return outcome(proposal.avoiding(also, min_distance=_MIN_DISTANCE))
+
+        return (*outcome(proposal), step_aside)
 
 
 # -- helpers: Optuna types <-> plain arrays ------------------------------------------------
@@ -454,6 +470,60 @@ def _constraints(trials: list[FrozenTrial]) -> np.ndarray:
         )
     vals = np.array([[t.constraints[k] for k in keys[0]] for t in trials], dtype=float)
     return _clip_inf(vals.reshape(len(trials), len(keys[0])))
+
+
+_StepAside = Callable[[np.ndarray], tuple[np.ndarray, dict[str, Any]]]
+"""Choose again avoiding the points ``(k, D)``: the new point and its user attrs."""
+
+
+def _params(
+    search_space: dict[str, BaseDistribution], space: SearchSpace, x: np.ndarray
+) -> dict[str, Any]:
+    """The external params of a unit-cube point ``(D,)``."""
+    values = space.decode(x)
+    return {
+        n: d.to_external_repr(v) for (n, d), v in zip(search_space.items(), values, strict=True)
+    }
+
+
+def _publish(
+    study: optuna.Study,
+    trial: FrozenTrial,
+    search_space: dict[str, BaseDistribution],
+    space: SearchSpace,
+    x: np.ndarray,
+    written: int,
+) -> int:
+    """Store the trial's full proposal in system attrs (chunks of the RDB's limit), so that
+    other workers see it before the trial suggests every parameter; chunks beyond the new
+    text, left from ``written`` earlier ones, are emptied. Returns the chunks written."""
+    text = json.dumps(_params(search_space, space, x))
+    chunks = [
+        text[i : i + _SYSTEM_ATTR_MAX_LENGTH] for i in range(0, len(text), _SYSTEM_ATTR_MAX_LENGTH)
+    ]
+    for i in range(max(len(chunks), written)):
+        value = chunks[i] if i < len(chunks) else ""
+        study._storage.set_trial_system_attr(trial._trial_id, f"{_RELATIVE_PARAMS_KEY}:{i}", value)
+    return len(chunks)
+
+
+def _clashes(points: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The points ``(k, D)`` within the proposals' minimum distance of ``x`` (max-norm)."""
+    return points[np.abs(points - x).max(axis=1) <= _MIN_DISTANCE]
+
+
+def _pending_params(
+    trials: list[FrozenTrial], number: int, names: list[str]
+) -> list[dict[str, Any]]:
+    """The published params of the running trials other than ``number`` that set all
+    ``names``."""
+    return [
+        p
+        for t in trials
+        if t.state == TrialState.RUNNING
+        and t.number != number
+        and all(n in (p := _published_params(t)) for n in names)
+    ]
 
 
 def _published_params(trial: FrozenTrial) -> dict[str, Any]:

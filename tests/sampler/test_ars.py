@@ -84,6 +84,8 @@ def test_known_points_are_not_proposed_again() -> None:
     )
     assert not p.repeat and (p.x - free.x).abs().max() > 1e-3
     assert p.reward == float(p.rewards.flatten().sort().values[-2])
+    later = free.avoiding(free.x[None])  # the same choice made after training (workers)
+    assert later.x.tolist() == p.x.tolist() and later.policy == p.policy and not later.repeat
     # Every rollout state known: flagged as a repeat.
     p = train_and_propose(
         _toy_reward,

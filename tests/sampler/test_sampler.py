@@ -90,6 +90,15 @@ def test_proposal_is_published_for_other_workers() -> None:
     chunks = [k for k in frozen.system_attrs if k.startswith("ars:relative_params:")]
     assert len(chunks) == 2
     assert sampler_module._published_params(frozen) == {long_name: value}
+    # Published again (a worker stepping aside) with a shorter text: no stale chunk remains.
+    short = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    space = sampler_module._search_space(short)
+    written = sampler_module._publish(study, frozen, short, space, np.array([0.25]), 2)
+    frozen = study._storage.get_trial(trial._trial_id)
+    assert written == 1 and sampler_module._published_params(frozen) == {
+        long_name: value,
+        "x": 0.25,
+    }
 
 
 def test_running_trials_are_pending_points(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,3 +216,40 @@ def test_default_device_is_cpu_without_cuda() -> None:
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert ARSSampler()._device_name == expected
     assert np.isfinite(ARSSampler(objective_bounds=[(0.0, 1.0)])._objective_bounds).all()  # type: ignore[arg-type]
+
+
+def test_a_point_published_by_another_worker_while_training_is_avoided(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from optuna_ars import _ars
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        x, y = trial.suggest_float("x", 0, 1), trial.suggest_float("y", 0, 1)
+        return x + y, (1 - x) ** 2 + (1 - y) ** 2
+
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=small_sampler(n_startup_trials=4, seed=0)
+    )
+    study.optimize(objective, n_trials=4)
+    train = _ars.train_and_propose
+    raced: list[list[float]] = []
+
+    def racing(*args: Any, **kwargs: Any) -> _ars.Proposal:
+        proposal = train(*args, **kwargs)
+        # another worker publishes this very point while this one trains (unit cube = params)
+        raced.append(proposal.x.tolist())
+        other = study._storage.create_new_trial(study._study_id)
+        point = json.dumps(dict(zip(["x", "y"], raced[-1], strict=True)))
+        study._storage.set_trial_system_attr(other, "ars:relative_params:0", point)
+        return proposal
+
+    monkeypatch.setattr(_ars, "train_and_propose", racing)
+    trial = study.ask()
+    x, y = trial.suggest_float("x", 0, 1), trial.suggest_float("y", 0, 1)
+    assert len(raced) == 1 and max(abs(x - raced[0][0]), abs(y - raced[0][1])) > 1e-3
+    stored = study._storage.get_trial(trial._trial_id)
+    assert "ars:policy" in stored.user_attrs  # the next best rollout state, not a random point
+    assert stored.user_attrs["ars:stepped_aside"] is True
+    assert json.loads(stored.system_attrs["ars:relative_params:0"]) == {"x": x, "y": y}
