@@ -284,7 +284,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_common_arguments(parser: argparse.ArgumentParser, *, problems: str, seeds: int) -> None:
     """Problems, seeds, trials, start-up trials and ``--ars`` (also used by the sweep)."""
     parser.add_argument("--problems", default=problems, help=", ".join(PROBLEMS))
-    parser.add_argument("--seeds", type=int, default=seeds, help="seeds 0..S-1 per cell")
+    parser.add_argument("--seeds", type=int, default=seeds, help="S seeds per cell")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds FIRST..FIRST+S-1 (default 0)"
+    )
     parser.add_argument("--trials", type=int, default=50, help="trials per study")
     parser.add_argument("--startup", type=int, default=10, help="start-up trials")
     parser.add_argument("--ars", default="{}", help="JSON of extra ARSSampler arguments")
@@ -298,8 +301,11 @@ def check_common(
     for p in problems:
         if p not in PROBLEMS:
             parser.error(f"unknown problem {p!r}; choose from {', '.join(PROBLEMS)}")
-    if args.seeds < 1 or args.trials < 1 or args.startup < 0:
-        parser.error("--seeds and --trials must be >= 1 and --startup >= 0")
+    if args.seeds < 1 or args.trials < 1 or args.startup < 0 or args.first_seed < 0:
+        parser.error(
+            f"--seeds {args.seeds} --trials {args.trials} --startup {args.startup} "
+            f"--first-seed {args.first_seed}: seeds and trials must be >= 1, the others >= 0"
+        )
     try:
         ars_kwargs = json.loads(args.ars)
         if not isinstance(ars_kwargs, dict):
@@ -308,6 +314,11 @@ def check_common(
     except (ValueError, TypeError) as err:
         parser.error(f"--ars {args.ars!r}: {err}")
     return problems, ars_kwargs
+
+
+def seed_range(args: argparse.Namespace) -> range:
+    """The seeds of ``--first-seed`` and ``--seeds``."""
+    return range(args.first_seed, args.first_seed + args.seeds)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -331,7 +342,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     runs = []
     for problem in problems:
         for sampler in samplers:
-            for seed in range(args.seeds):
+            for seed in seed_range(args):
                 kw = ars_kwargs if sampler == "ars" else {}
                 run = run_one(
                     problem,

@@ -25,6 +25,7 @@ from studies.benchmark import add_common_arguments
 from studies.benchmark import check_common
 from studies.benchmark import make_sampler
 from studies.benchmark import run_one
+from studies.benchmark import seed_range
 
 # The knobs of Algorithm 1 a sweep can vary, with the type of their values.
 KNOBS: dict[str, type] = {
@@ -73,7 +74,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         for problem in args.problems.split(","):
             runs = [
                 run_one(problem, "ars", seed, args.trials, args.startup, **kwargs)
-                for seed in range(args.seeds)
+                for seed in seed_range(args)
             ]
             hv = [r["hv"][-1] for r in runs]
             seconds = [s for r in runs for s in r["seconds"][args.startup :]] or [0.0]

@@ -53,6 +53,8 @@ def test_benchmark_smoke_writes_table_and_json(
         ("--workers=2", "--workers 2"),
         ('--ars={"horizon": 0}', "horizon must be an integer >= 1"),
         ('--ars={"colour": 1}', "colour"),
+        ("--first-seed=-1", "--first-seed -1:"),
+        ("--trials=0", "--trials 0 "),
     ],
 )
 def test_benchmark_rejects_unknown_names(
@@ -121,11 +123,13 @@ def test_speed_smoke_covers_every_dimension(
 def test_benchmark_keeps_its_studies_in_a_storage(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'bench.db'}"
     argv = ["--problems=BraninCurrin", "--samplers=random", "--seeds=2", "--trials=4"]
+    argv += ["--first-seed=3"]
     argv += [f"--storage={storage}", f"--out={tmp_path / 'bench.json'}"]
     assert benchmark.main(argv) == 0
     assert benchmark.main(argv) == 0  # a rerun replaces the studies, it does not extend them
     names = sorted(optuna.get_all_study_names(storage))
-    assert names == ["BraninCurrin-random-seed0", "BraninCurrin-random-seed1"]
+    assert names == ["BraninCurrin-random-seed3", "BraninCurrin-random-seed4"]
+    assert [r["seed"] for r in json.loads((tmp_path / "bench.json").read_text())["runs"]] == [3, 4]
     for name in names:
         assert len(optuna.load_study(study_name=name, storage=storage).trials) == 4
 
