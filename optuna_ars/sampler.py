@@ -249,7 +249,7 @@ class ARSSampler(BaseSampler):
                 if len(clash):
                     x, attrs = step_aside(clash)
                     attrs["ars:stepped_aside"] = True
-                    chunks = _publish(study, trial, search_space, space, x, chunks)
+                    _publish(study, trial, search_space, space, x, chunks)
         attrs["ars:seconds"] = round(time.perf_counter() - started, 4)
         for key, value in attrs.items():
             study._storage.set_trial_user_attr(trial._trial_id, key, value)
