@@ -1,7 +1,8 @@
 """The reward the ARS policies maximise: Eq. 7-8 of the paper, with feasibility.
 
 All objectives arrive as losses (to be minimised). Eq. 7, ``max_j λ_j f_j + ρ Σ_j λ_j f_j``,
-leaves open where the objectives ``f_j`` are measured from; two anchors are offered:
+leaves open where the objectives ``f_j`` are measured from; two anchors are offered, the
+reference point in two forms:
 
 * ``hypervolume_scalarizations`` (the default): ``K`` of the next at once, ``ρ = 0``, each
   raised to the power m; Eq. 8 averaged over them estimates the hypervolume improvement.
@@ -92,7 +93,7 @@ def hypervolume_scalarizations(
 
     ``s_w(ℓ) = min_j (r_j - ℓ_j) / w_j`` is Eq. 7 from the reference point with ``ρ = 0``.
     For ``w`` uniform on the positive unit sphere, ``HV(Y) = c_m E_w[max_{ℓ∈Y} s_w(ℓ)^m]``
-    (Golovin & Zhang 2020, Lemma 5), so the improvement of Eq. 8 averaged over the ``K``
+    (Golovin & Zhang 2020), so the improvement of Eq. 8 averaged over the ``K``
     weights is a Monte-Carlo estimate of the hypervolume improvement. A point beyond the
     reference in some loss (``s < 0``) keeps ``s`` itself, so the penalty of Eq. 8 still ranks
     it. Written here because BoTorch's scalarizations are anchored at the ideal point.
