@@ -217,7 +217,8 @@ class ARSSampler(BaseSampler):
         ]
         if len(done) < max(self._n_startup_trials, 1):
             return {}
-        pending = _pending_params(trials, trial.number, names)
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        pending = _params_of_others(running, trial.number, names)
         started = time.perf_counter()
         seed = self._trial_seed(trial)
         space = _search_space(search_space)
@@ -240,10 +241,13 @@ class ARSSampler(BaseSampler):
             # Workers proposing at the same time do not see each other's points, and with
             # scalarization="hypervolume" their rewards are alike (a test caught two workers
             # proposing the same corner). Every worker publishes its point, then reads the
-            # running trials: of two that chose one point, at least the later reader sees
-            # the other's, and it takes its next best rollout state instead.
-            running = study._get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-            others = _pending_params(running, trial.number, names)
+            # running and complete trials again: of two that chose one point, at least the
+            # later reader sees the other's (published, or evaluated by now), and it takes
+            # its next best rollout state instead.
+            since = study._get_trials(
+                deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE)
+            )
+            others = _params_of_others(since, trial.number, names)
             if others:
                 clash = _clashes(space.encode(_internal_params(others, search_space)), x)
                 if len(clash):
@@ -514,17 +518,14 @@ def _clashes(points: np.ndarray, x: np.ndarray) -> np.ndarray:
     return points[np.abs(points - x).max(axis=1) <= _MIN_DISTANCE]
 
 
-def _pending_params(
+def _params_of_others(
     trials: list[FrozenTrial], number: int, names: list[str]
 ) -> list[dict[str, Any]]:
-    """The published params of the running trials other than ``number`` that set all
-    ``names``."""
+    """The published params of the ``trials`` other than ``number`` that set all ``names``."""
     return [
         p
         for t in trials
-        if t.state == TrialState.RUNNING
-        and t.number != number
-        and all(n in (p := _published_params(t)) for n in names)
+        if t.number != number and all(n in (p := _published_params(t)) for n in names)
     ]
 
 

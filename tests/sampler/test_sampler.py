@@ -218,8 +218,9 @@ def test_default_device_is_cpu_without_cuda() -> None:
     assert np.isfinite(ARSSampler(objective_bounds=[(0.0, 1.0)])._objective_bounds).all()  # type: ignore[arg-type]
 
 
-def test_a_point_published_by_another_worker_while_training_is_avoided(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("meanwhile", ["published", "evaluated"])
+def test_a_point_another_worker_took_while_training_is_avoided(
+    monkeypatch: pytest.MonkeyPatch, meanwhile: str
 ) -> None:
     import json
 
@@ -234,21 +235,30 @@ def test_a_point_published_by_another_worker_while_training_is_avoided(
     )
     study.optimize(objective, n_trials=4)
     train = _ars.train_and_propose
-    raced: list[list[float]] = []
+    raced: list[dict[str, float]] = []
 
     def racing(*args: Any, **kwargs: Any) -> _ars.Proposal:
         proposal = train(*args, **kwargs)
-        # another worker publishes this very point while this one trains (unit cube = params)
-        raced.append(proposal.x.tolist())
-        other = study._storage.create_new_trial(study._study_id)
-        point = json.dumps(dict(zip(["x", "y"], raced[-1], strict=True)))
-        study._storage.set_trial_system_attr(other, "ars:relative_params:0", point)
+        # another worker takes this very point while this one trains (unit cube = params):
+        # it publishes it (still running), or has evaluated it already
+        raced.append(dict(zip(["x", "y"], proposal.x.tolist(), strict=True)))
+        if meanwhile == "published":
+            other = study._storage.create_new_trial(study._study_id)
+            point = json.dumps(raced[-1])
+            study._storage.set_trial_system_attr(other, "ars:relative_params:0", point)
+        else:
+            unit = optuna.distributions.FloatDistribution(0, 1)
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=raced[-1], distributions={"x": unit, "y": unit}, values=[1.0, 1.0]
+                )
+            )
         return proposal
 
     monkeypatch.setattr(_ars, "train_and_propose", racing)
     trial = study.ask()
     x, y = trial.suggest_float("x", 0, 1), trial.suggest_float("y", 0, 1)
-    assert len(raced) == 1 and max(abs(x - raced[0][0]), abs(y - raced[0][1])) > 1e-3
+    assert len(raced) == 1 and max(abs(x - raced[0]["x"]), abs(y - raced[0]["y"])) > 1e-3
     stored = study._storage.get_trial(trial._trial_id)
     assert "ars:policy" in stored.user_attrs  # the next best rollout state, not a random point
     assert stored.user_attrs["ars:stepped_aside"] is True
