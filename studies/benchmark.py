@@ -217,8 +217,12 @@ def worker_sampler(
     return make_sampler(name, 0 if own is None else own, n_startup, **ars_kwargs)
 
 
-def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> list[dict[str, Any]]:
-    """Median and range of HV at checkpoints, median seconds per suggestion, per cell."""
+def summarize(
+    runs: list[dict[str, Any]], checkpoints: list[int], *, n_startup: int
+) -> list[dict[str, Any]]:
+    """Median and range of HV at checkpoints, median seconds per model-based suggestion
+    (after the ``n_startup`` start-up trials; all of them when there are no others), per
+    cell."""
     rows = []
     cells = sorted({(r["problem"], r["sampler"]) for r in runs})
     for problem, sampler in cells:
@@ -228,7 +232,9 @@ def summarize(runs: list[dict[str, Any]], checkpoints: list[int]) -> list[dict[s
             hv = [r["hv"][c - 1] for r in group if len(r["hv"]) >= c]
             if hv:
                 row[f"hv@{c}"] = (statistics.median(hv), min(hv), max(hv))
-        sec = [s for r in group for s in r["seconds"][10:]] or [0.0]
+        sec = [s for r in group for s in r["seconds"][n_startup:]] or [
+            s for r in group for s in r["seconds"]
+        ]
         row["sec_median"] = statistics.median(sec)
         row["sec_last"] = statistics.median(r["seconds"][-1] for r in group)
         rows.append(row)
@@ -362,7 +368,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                     flush=True,
                 )
     checkpoints = [c for c in (25, 50, 100, 150) if c < args.trials] + [args.trials]
-    rows = summarize(runs, checkpoints)
+    rows = summarize(runs, checkpoints, n_startup=args.startup)
     print_table(rows, checkpoints)
     ranks = mean_ranks(rows, f"hv@{checkpoints[-1]}")
     print(

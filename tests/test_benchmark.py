@@ -173,3 +173,12 @@ def test_hypervolume_without_a_known_maximum_is_in_the_problems_units() -> None:
     ref = branin.ref_point.double().numpy()
     hv = normalized_hypervolume(np.array([ref * 0.5]), np.array([True]), branin)
     assert hv == pytest.approx(compute_hypervolume(np.array([ref * 0.5]), ref) / branin.max_hv)
+
+
+def test_summary_times_the_suggestions_after_the_start_up_trials() -> None:
+    run = {"problem": "P", "sampler": "s", "seed": 0, "hv": [0.5] * 6}
+    runs = [{**run, "seconds": [9.0, 9.0, 1.0, 2.0, 3.0, 4.0]}]
+    (row,) = benchmark.summarize(runs, [6], n_startup=2)
+    assert row["sec_median"] == 2.5 and row["sec_last"] == 4.0
+    (row,) = benchmark.summarize(runs, [6], n_startup=10)  # no model-based trial: all of them
+    assert row["sec_median"] == 3.5
