@@ -158,7 +158,11 @@ def build_acquisition(
         # (Optuna's GPSampler's choice) and the feasible front alone: see the docstring.
         reference = torch.full((m,), 1.0 if given_bounds else 1.1, device=device)  # (m,)
         if not given_bounds and bool(front.any()):
-            everyone = _pareto.feasible_pareto_mask(losses, torch.ones_like(feasible))  # (n,)
+            everyone = (  # (n,) the front of all points; the same front when all are feasible
+                front
+                if bool(feasible.all())
+                else _pareto.feasible_pareto_mask(losses, torch.ones_like(feasible))
+            )
             nadir = torch.maximum(Y[front, :m].amax(0), Y[everyone, :m].amax(0))  # (m,)
             reference = (nadir.float() + 0.1).to(device)  # float32 as measured
         if scalarization == "reference" or m == 1:
