@@ -27,6 +27,8 @@ import warnings
 import numpy as np
 import optuna
 
+from studies.evaluator_problem import EVALUATOR_PROBLEMS
+from studies.evaluator_problem import EvaluatorProblem
 from studies.workers import make_storage
 from studies.workers import run_workers
 from studies.workers import worker_seed
@@ -40,14 +42,18 @@ PROBLEMS = (
     "DiscBrake",
     "C2DTLZ2",
     "ConstrainedBraninCurrin",
+    *EVALUATOR_PROBLEMS,
 )
 SAMPLERS = ("ars", "gp", "tpe", "nsga2", "random", "botorch-parego", "botorch")
 
 
 def make_problem(name: str) -> Any:
-    """A BoTorch test problem in minimisation form (``negate=False``)."""
+    """A BoTorch test problem in minimisation form (``negate=False``), or the evaluator's
+    study (:mod:`studies.evaluator_problem`)."""
     from botorch.test_functions import multi_objective as mo
 
+    if name in EVALUATOR_PROBLEMS:
+        return EvaluatorProblem(quick=EVALUATOR_PROBLEMS[name])
     if name == "DTLZ2":
         return mo.DTLZ2(dim=6, num_objectives=2)
     if name == "C2DTLZ2":
@@ -81,8 +87,11 @@ def make_sampler(
 
 
 def make_objective(problem: Any) -> Callable[[optuna.Trial], tuple[float, ...]]:
+    """The study objective of a problem from :func:`make_problem`."""
     import torch
 
+    if isinstance(problem, EvaluatorProblem):
+        return problem.objective()
     bounds = problem.bounds.double()  # (2, d)
     constrained = hasattr(problem, "evaluate_slack")
 
@@ -137,6 +146,7 @@ def run_one(
     complete, which for these cheap problems is the suggestion.
     """
     problem = make_problem(problem_name)
+    catch: tuple[type[Exception], ...] = getattr(problem, "catch", ())  # failed trials
     directions: list[Literal["minimize"]] = ["minimize"] * problem.num_objectives
     name = f"{problem_name}-{sampler_name}-seed{seed}"
     if workers > 1 and storage is None:
@@ -157,6 +167,7 @@ def run_one(
                 worker_sampler, name=sampler_name, n_startup=n_startup, **ars_kwargs
             ),
             torch_threads=1,
+            catch=catch,
         )
         if any(codes):  # a dead worker leaves the study short: no hypervolume history
             raise RuntimeError(f"workers of study {name!r} exited with codes {codes}")
@@ -179,12 +190,28 @@ def run_one(
         for _ in range(n_trials):
             started = time.perf_counter()
             trial = study.ask()
-            values = objective(trial)  # suggestions happen here; the function itself is cheap
-            seconds.append(time.perf_counter() - started)
-            study.tell(trial, values)
+            try:
+                values = objective(trial)  # suggestions happen here
+            except catch:  # recorded as failed (its reason in the trial); the study goes on
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(trial, values)
+            finally:  # the BoTorch functions are cheap: their seconds are the suggestion's
+                seconds.append(time.perf_counter() - started)
         trials = study.trials
-    losses = np.array([t.values for t in trials])  # (n, m)
-    feasible = np.array([all(c <= 0 for c in t.constraints.values()) for t in trials])
+    complete = [t.state == optuna.trial.TrialState.COMPLETE for t in trials]
+    losses = np.array(  # (n, m); a failed trial adds nothing to the hypervolume
+        [
+            t.values if ok else [np.inf] * len(directions)
+            for t, ok in zip(trials, complete, strict=True)
+        ]
+    )
+    feasible = np.array(
+        [
+            ok and all(c <= 0 for c in t.constraints.values())
+            for t, ok in zip(trials, complete, strict=True)
+        ]
+    )
     hv = [
         normalized_hypervolume(losses[: i + 1], feasible[: i + 1], problem)
         for i in range(len(trials))

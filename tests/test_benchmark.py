@@ -182,3 +182,56 @@ def test_summary_times_the_suggestions_after_the_start_up_trials() -> None:
     assert row["sec_median"] == 2.5 and row["sec_last"] == 4.0
     (row,) = benchmark.summarize(runs, [6], n_startup=10)  # no model-based trial: all of them
     assert row["sec_median"] == 3.5
+
+
+def test_the_evaluator_study_is_a_benchmark_problem(tmp_path: Path) -> None:
+    # The real pipeline (quick: 2 epochs) on BasicMotions, two samplers side by side.
+    out = tmp_path / "bench.json"
+    ars = json.dumps({"n_directions": 16, "n_iterations": 2, "hidden": 8, "n_qmc_samples": 8})
+    argv = ["--problems=BasicMotions-quick", "--samplers=ars,random", "--seeds=1"]
+    assert (
+        benchmark.main([*argv, "--trials=3", "--startup=2", f"--ars={ars}", f"--out={out}"]) == 0
+    )
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["sampler"] for r in runs] == ["ars", "random"]
+    for run in runs:
+        assert len(run["hv"]) == 3 and run["hv"] == sorted(run["hv"])
+        # A trained int8 network inside the limits dominates part of the limits' box.
+        assert 0.0 < run["hv"][-1] < 1.0
+
+
+def test_a_failed_evaluator_trial_is_recorded_and_the_study_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evaluators.train import EvaluationError
+    from studies.evaluator_problem import EvaluatorProblem
+
+    def fake(self: EvaluatorProblem):  # type: ignore[no-untyped-def]
+        def objective(trial: optuna.Trial) -> tuple[float, ...]:
+            trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+            if trial.number == 1:
+                raise EvaluationError("loss diverged")
+            error = 0.2 if trial.number == 2 else 0.5
+            return (error, 1e5, 1e5, 1e8)
+
+        return objective
+
+    monkeypatch.setattr(EvaluatorProblem, "objective", fake)
+    run = benchmark.run_one("BasicMotions-quick", "random", 0, 4, 2)
+    assert len(run["seconds"]) == len(run["hv"]) == 4
+    h = run["hv"]
+    assert 0 < h[0] == h[1] < h[2] == h[3]  # the failure adds nothing; the better trial does
+
+
+def test_other_errors_of_the_evaluator_still_surface(monkeypatch: pytest.MonkeyPatch) -> None:
+    from studies.evaluator_problem import EvaluatorProblem
+
+    def broken(self: EvaluatorProblem):  # type: ignore[no-untyped-def]
+        def objective(trial: optuna.Trial) -> tuple[float, ...]:
+            raise ValueError("kaput")
+
+        return objective
+
+    monkeypatch.setattr(EvaluatorProblem, "objective", broken)
+    with pytest.raises(ValueError, match="kaput"):  # a bug, not a failed trial
+        benchmark.run_one("BasicMotions-quick", "random", 0, 2, 2)
