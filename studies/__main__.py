@@ -29,7 +29,7 @@ _COMMANDS: dict[str, tuple[ModuleType, str, _Runner]] = {
     ),
     "benchmark": (
         benchmark,
-        "samplers side by side on BoTorch test problems (hypervolume, s/suggestion)",
+        "samplers side by side on BoTorch test problems and the evaluator (HV, s/suggestion)",
         benchmark.run,
     ),
     "sweep": (

@@ -235,3 +235,41 @@ def test_other_errors_of_the_evaluator_still_surface(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(EvaluatorProblem, "objective", broken)
     with pytest.raises(ValueError, match="kaput"):  # a bug, not a failed trial
         benchmark.run_one("BasicMotions-quick", "random", 0, 2, 2)
+
+
+def test_next_step_compares_samplers_on_one_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studies import next_step
+
+    out = tmp_path / "next.json"
+    tiny = json.dumps({"n_directions": 16, "n_iterations": 2, "hidden": 8, "n_qmc_samples": 8})
+    argv = ["--problem=ConstrainedBraninCurrin", "--history=random", "--samplers=ars,random"]
+    argv += ["--trials=7", "--first=4", "--every=2", "--startup=3", f"--ars={tiny}"]
+    assert next_step.main([*argv, f"--out={out}"]) == 0
+    result = json.loads(out.read_text())
+    assert [r["k"] for r in result["rows"]] == [4, 6]
+    for s in ("ars", "random"):
+        gains = [r[s] for r in result["rows"]]
+        assert all(0.0 <= g <= 1.0 for g in gains)  # a point never removes hypervolume
+        assert result["total"][s] == pytest.approx(sum(gains))
+    assert "total |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("--first=40", "--first 40 --trials 40"),
+        ("--history=cmaes", "'cmaes'"),
+        ("--ars=[1]", "[1]"),
+    ],
+)
+def test_next_step_bad_arguments_exit_2(
+    flag: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studies import next_step
+
+    with pytest.raises(SystemExit) as exc:
+        next_step.main([flag])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
