@@ -2,7 +2,9 @@
 
 Problems are BoTorch's multi-objective test functions (minimised, with their reference points
 and known maximal hypervolumes); constrained ones report ``-slack`` through
-``trial.set_constraint``. Every (problem, sampler, seed) runs in this process, one after the
+``trial.set_constraint``. ``BasicMotions`` (and its 2-epoch smoke version
+``BasicMotions-quick``) is the evaluator's compression study (:mod:`studies.evaluator_problem`;
+its seconds are whole trials, training included). Every (problem, sampler, seed) runs in this process, one after the
 other, so the figures of one table come from one machine state.
 
     python -m studies.benchmark --problems BraninCurrin --samplers ars,gp,tpe --seeds 3 \\
