@@ -3,9 +3,10 @@
 Problems are BoTorch's multi-objective test functions (minimised, with their reference points
 and known maximal hypervolumes); constrained ones report ``-slack`` through
 ``trial.set_constraint``. ``BasicMotions`` (and its 2-epoch smoke version
-``BasicMotions-quick``) is the evaluator's compression study (:mod:`studies.evaluator_problem`;
-its seconds are whole trials, training included). Every (problem, sampler, seed) runs in this process, one after the
-other, so the figures of one table come from one machine state.
+``BasicMotions-quick``) is the evaluator's compression study
+(:mod:`studies.evaluator_problem`; its seconds are whole trials, training included). Every
+(problem, sampler, seed) runs in this process, one after the other, so the figures of one
+table come from one machine state. Writes the JSON and, beside it, a PNG of HV against trials.
 
     python -m studies.benchmark --problems BraninCurrin --samplers ars,gp,tpe --seeds 3 \\
         --trials 50 --out results/bench.json
@@ -301,7 +302,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``benchmark`` options."""
     add_common_arguments(parser, problems="BraninCurrin", seeds=3)
     parser.add_argument("--samplers", default="ars,gp,tpe,random", help=", ".join(SAMPLERS))
-    parser.add_argument("--out", type=Path, default=Path("results/benchmark.json"))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/benchmark.json"),
+        help="JSON results; the plot of HV against trials goes beside it (.png)",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
     parser.add_argument(
         "--storage",
         default=None,
@@ -418,8 +425,41 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             indent=1,
         )
     )
-    print(f"wrote {args.out}")
+    written = [args.out]
+    if not args.no_plot:
+        written.append(args.out.with_suffix(".png"))
+        plot_runs(runs, written[-1])
+    print("wrote " + ", ".join(map(str, written)))
     return 0
+
+
+def plot_runs(runs: list[dict[str, Any]], path: Path) -> None:
+    """HV against trials: per problem one panel, per sampler the median over seeds and its
+    range (min to max)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    problems = list(dict.fromkeys(r["problem"] for r in runs))
+    cols = min(len(problems), 4)
+    rows = -(-len(problems) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, problem in zip(axes.flat, problems, strict=False):
+        mine = [r for r in runs if r["problem"] == problem]
+        for sampler in dict.fromkeys(r["sampler"] for r in mine):
+            n = min(len(r["hv"]) for r in mine if r["sampler"] == sampler)
+            hv = np.array([r["hv"][:n] for r in mine if r["sampler"] == sampler])  # (S, n)
+            trials = np.arange(1, n + 1)
+            (line,) = ax.plot(trials, np.median(hv, 0), label=sampler)
+            ax.fill_between(trials, hv.min(0), hv.max(0), color=line.get_color(), alpha=0.15)
+        ax.set(title=problem, xlabel="trial", ylabel="HV (normalised)")
+    for ax in axes.flat[len(problems) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

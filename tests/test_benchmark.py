@@ -42,6 +42,7 @@ def test_benchmark_smoke_writes_table_and_json(
     assert sum(result["mean_rank"].values()) == pytest.approx(3.0)  # ranks 1 and 2 per problem
     table = capsys.readouterr().out
     assert "HV@6 med [min, max]" in table and "mean rank" in table
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"  # HV against trials
 
 
 @pytest.mark.parametrize(
