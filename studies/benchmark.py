@@ -453,7 +453,7 @@ def plot_runs(runs: list[dict[str, Any]], path: Path) -> None:
             trials = np.arange(1, n + 1)
             (line,) = ax.plot(trials, np.median(hv, 0), label=sampler)
             ax.fill_between(trials, hv.min(0), hv.max(0), color=line.get_color(), alpha=0.15)
-        ax.set(title=problem, xlabel="trial", ylabel="HV (normalised)")
+        ax.set(title=problem, xlabel="trial", ylabel="HV")  # normalised where a maximum is known
     for ax in axes.flat[len(problems) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize="small")
