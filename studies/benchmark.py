@@ -348,14 +348,20 @@ def check_common(
             f"--seeds {args.seeds} --trials {args.trials} --startup {args.startup} "
             f"--first-seed {args.first_seed}: seeds and trials must be >= 1, the others >= 0"
         )
+    return problems, parse_ars(parser, args.ars, args.startup)
+
+
+def parse_ars(parser: argparse.ArgumentParser, text: str, n_startup: int) -> dict[str, Any]:
+    """The ``--ars`` JSON object as ARSSampler keyword arguments, validated by building one
+    (``parser.error`` naming the bad value)."""
     try:
-        ars_kwargs = json.loads(args.ars)
+        ars_kwargs = json.loads(text)
         if not isinstance(ars_kwargs, dict):
             raise TypeError("not a JSON object")
-        make_sampler("ars", 0, args.startup, **ars_kwargs)  # validate before running anything
+        make_sampler("ars", 0, n_startup, **ars_kwargs)  # validate before running anything
     except (ValueError, TypeError) as err:
-        parser.error(f"--ars {args.ars!r}: {err}")
-    return problems, ars_kwargs
+        parser.error(f"--ars {text!r}: {err}")
+    return ars_kwargs
 
 
 def seed_range(args: argparse.Namespace) -> range:

@@ -32,6 +32,7 @@ from studies.benchmark import make_objective
 from studies.benchmark import make_problem
 from studies.benchmark import make_sampler
 from studies.benchmark import normalized_hypervolume
+from studies.benchmark import parse_ars
 
 
 def _hypervolume(trials: Sequence[optuna.trial.FrozenTrial], problem: Any) -> float:
@@ -104,11 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"--first {args.first} --trials {args.trials} --every {args.every}: "
             "need 1 <= first < trials and every >= 1"
         )
-    try:
-        ars_kwargs = json.loads(args.ars)
-        make_sampler("ars", 0, args.startup, **ars_kwargs)
-    except (ValueError, TypeError) as err:
-        parser.error(f"--ars {args.ars!r}: {err}")
+    ars_kwargs = parse_ars(parser, args.ars, args.startup)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore")  # peers' experimental notices
     rows = next_steps(
