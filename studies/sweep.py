@@ -3,7 +3,7 @@
 Every value of ``--knob`` runs ARSSampler studies on each problem and seed (the benchmark's
 ``run_one``), all other knobs at their defaults or as ``--ars`` sets them; the table and the
 plot show the final normalised hypervolume (median, min, max over seeds) and the median
-seconds per suggestion per value.
+seconds per suggestion per value; the JSON keeps each run's hypervolume after every trial.
 
     python -m studies.sweep --knob n_directions --values 100,400,1000,3000 \\
         --problems BraninCurrin,DTLZ2 --seeds 5 --trials 50 --out results/sweep_n_directions
@@ -83,6 +83,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                     "value": value,
                     "problem": problem,
                     "hv": hv,
+                    "hv_curves": [r["hv"] for r in runs],  # per seed, after each trial
                     "hv_median": statistics.median(hv),
                     "sec_median": statistics.median(seconds),
                 }

@@ -79,6 +79,9 @@ def test_sweep_smoke_writes_rows_and_plot(
     rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
     assert [(r["value"], r["problem"]) for r in rows] == [(1, "BraninCurrin"), (3, "BraninCurrin")]
     assert all(len(r["hv"]) == 1 and 0.0 <= r["hv_median"] <= 1.0 for r in rows)
+    for r in rows:  # one curve per seed, one value per trial, ending at the final HV
+        (curve,) = r["hv_curves"]
+        assert len(curve) == 5 and curve[-1] == r["hv"][0] and curve == sorted(curve)
     assert (tmp_path / "sweep.png").stat().st_size > 0
     assert "horizon | problem | HV@5 med [min, max]" in capsys.readouterr().out
 
