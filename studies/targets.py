@@ -37,10 +37,10 @@ def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
     for path in paths:
         try:
             found = json.loads(path.read_text())["runs"]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+            keyed = [((r["problem"], r["sampler"], int(r["seed"])), r) for r in found]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{path}: not a studies.benchmark JSON ({err!r})") from err
-        for run in found:
-            key = (run["problem"], run["sampler"], int(run["seed"]))
+        for key, run in keyed:
             if key in runs and runs[key][0]["hv"] != run["hv"]:
                 raise ValueError(f"{key} differs between {runs[key][1]} and {path}")
             runs.setdefault(key, (run, path))

@@ -57,7 +57,7 @@ def test_targets_merge_rank_and_count_wins(
     assert "ars above botorch-parego on 2 of 3" in text
 
 
-def test_targets_short_runs_are_incomplete(tmp_path: Path) -> None:
+def test_targets_short_runs_are_incomplete() -> None:
     runs = [_run("P1", s, seed, 0.5, n=40) for s in ("ars", "gp") for seed in range(5)]
     result = targets.evaluate(runs, [25, 100], seeds=5, n_startup=10, sampler="ars")
     assert result["rows"] == [] and result["incomplete"] == [("P1", "ars"), ("P1", "gp")]
@@ -88,11 +88,12 @@ def test_targets_bad_arguments_exit_2(
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", ["[1, 2]", '{"runs": [{"problem": "P1", "hv": [0.5]}]}'])
 def test_targets_not_a_benchmark_file_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text("[1, 2]")
+    bad.write_text(text)  # not an object with runs; a run without sampler and seed
     with pytest.raises(SystemExit) as exc:
         targets.main([str(bad)])
     assert (
