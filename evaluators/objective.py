@@ -73,6 +73,12 @@ class Limits:
         if bad:
             raise ValueError(f"limits must be positive and finite: {', '.join(bad)}")
 
+    def objective_bounds(self) -> list[tuple[float, float]]:
+        """``(low, high)`` of each of the four losses (:data:`DIRECTIONS`) over the networks a
+        target can take: error in [0, 1], flash, SRAM and FLOPs from 0 to their limits. The
+        ``high`` row is the hypervolume reference point of the compression studies."""
+        return [(0.0, 1.0), (0.0, float(self.flash)), (0.0, float(self.sram)), (0.0, self.flops)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class SearchSpace:

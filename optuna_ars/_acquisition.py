@@ -52,6 +52,12 @@ class Acquisition:
         mean = self.posterior(x)[0][:, :m].double().cpu()
         return mean * self.loss_scale + self.loss_offset
 
+    def reference_losses(self) -> torch.Tensor | None:
+        """The reference point of Eq. 7 in the losses' own units, ``(m,)``; None: ideal."""
+        if self.reference is None:
+            return None
+        return self.reference.double().cpu() * self.loss_scale + self.loss_offset
+
 
 def build_acquisition(
     X: torch.Tensor,  # (n, D) observed points in the unit cube, float64

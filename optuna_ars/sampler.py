@@ -391,6 +391,9 @@ class ARSSampler(BaseSampler):
             }
             if acq.weights.dim() == 1:  # one scalarization (not "hypervolume"'s K directions)
                 attrs["ars:weights"] = [round(float(w), 6) for w in acq.weights]
+            reference = acq.reference_losses()
+            if m > 1 and reference is not None:  # one objective: the loss itself, no reference
+                attrs["ars:reference_point"] = [float(v) for v in reference.numpy() * sign]
             return chosen.x.double().cpu().numpy(), attrs
 
         def step_aside(points: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:

@@ -41,8 +41,7 @@ class EvaluatorProblem:
 
         from evaluators.objective import Limits
 
-        limits = Limits()
-        return torch.tensor([1.0, limits.flash, limits.sram, limits.flops], dtype=torch.float64)
+        return torch.tensor([hi for _, hi in Limits().objective_bounds()], dtype=torch.float64)
 
     @property
     def max_hv(self) -> float:

@@ -8,9 +8,11 @@ scalar user attrs such as ``flash_bytes`` (namespaced ones like ``ars:policy`` a
 Then writes under ``--out``:
 
 * ``pareto_front.png`` — 2 or 3 objectives (Optuna's matplotlib plot; infeasible trials grey);
-* ``hypervolume_history.png`` — 2 or more objectives. The reference point is derived from the
-  data: per objective, in minimisation form, the worst feasible value plus 10 % of the feasible
-  range (plus 10 % of its magnitude, or 1, when the range is 0); it is printed with the plot;
+* ``hypervolume_history.png`` — 2 or more objectives. The reference point is the study user
+  attr ``reference_point`` when it holds one finite value per objective (``studies compress``
+  stores the target's limits there), else derived from the data: per objective, in
+  minimisation form, the worst feasible value plus 10 % of the feasible range (plus 10 % of
+  its magnitude, or 1, when the range is 0); it is printed with the plot;
 * ``param_importances.png`` — with >= 2 complete trials, one bar group per objective
   (Optuna's default importance evaluator);
 * ``optimization_history.png`` — single-objective studies, instead of the first two.
@@ -147,6 +149,13 @@ def pareto_table(study: optuna.Study) -> str:
 
 def reference_point(study: optuna.Study) -> list[float] | None:
     """The hypervolume reference point, in the study's own directions (module docstring)."""
+    given = study.user_attrs.get("reference_point")
+    if (
+        isinstance(given, list)
+        and len(given) == len(study.directions)
+        and all(isinstance(v, int | float) and np.isfinite(v) for v in given)
+    ):
+        return [float(v) for v in given]
     feasible = [
         t.values
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

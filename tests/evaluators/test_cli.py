@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -30,11 +31,39 @@ def test_compress_quick_ars_two_trials(tmp_path: Path, capsys: pytest.CaptureFix
     assert len(optuna.load_study(study_name="s", storage=storage).trials) == 3
 
 
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ([], [1.0, 500_000.0, 65_536.0, 2e8]),  # the limits: the box of deployable networks
+        (["--reference", "observed"], None),  # ARSSampler's own, from the observed fronts
+    ],
+)
+def test_ars_measures_hypervolume_from_the_limits(
+    extra: list[str], expected: list[float] | None, tmp_path: Path
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'x.db'}"
+    argv = ["compress", "--quick", "--trials", "3", "--startup-trials", "2", "--no-artifacts"]
+    argv += ["--flash-limit", "500000", "--sram-limit", "65536", "--flops-limit", "2e8"]
+    assert main([*argv, "--storage", storage, "--study-name", "r", "--no-progress", *extra]) == 0
+    study = optuna.load_study(study_name="r", storage=storage)
+    assert study.user_attrs["reference_point"] == [1.0, 500_000.0, 65_536.0, 2e8]  # the report's
+    (modelled,) = [t for t in study.trials if "ars:policy" in t.user_attrs]
+    reference = modelled.user_attrs["ars:reference_point"]
+    if expected is not None:
+        assert reference == pytest.approx(expected)
+    else:  # a front's nadir of the two observed networks plus 10 % of their range
+        earlier = np.array([t.values for t in study.trials[:2]])  # (2, 4)
+        margin = 0.1 * np.ptp(earlier, 0)
+        assert (np.array(reference) >= earlier.min(0) + margin * (1 - 1e-5)).all()
+        assert (np.array(reference) <= earlier.max(0) + margin * (1 + 1e-5)).all()
+
+
 def test_compress_two_workers_share_the_study(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     storage = f"sqlite:///{tmp_path / 'x.db'}"
     argv = ["compress", "--quick", "--trials", "3", "--workers", "2", "--storage", storage]
+    argv += ["--startup-trials", "1"]  # the third trial starts after one is complete
     assert main([*argv, "--study-name", "w", "--no-artifacts"]) == 0
     assert "3 complete" in capsys.readouterr().out
     trials = optuna.load_study(study_name="w", storage=storage).trials
@@ -42,6 +71,11 @@ def test_compress_two_workers_share_the_study(
     assert len(complete) == 3
     assert {t.user_attrs["worker"] for t in complete} == {0, 1}  # both processes ran trials
     assert len({tuple(sorted(t.params.items())) for t in complete}) == 3
+    # The workers' ARSSamplers measure hypervolume from the default limits too.
+    modelled = [t for t in complete if "ars:policy" in t.user_attrs]
+    assert modelled
+    for t in modelled:
+        assert t.user_attrs["ars:reference_point"] == pytest.approx([1.0, 1e6, 262_144.0, 1e9])
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,37 @@ def test_one_drawn_weight_vector_is_recorded(scalarization: str, norm: int) -> N
         assert (weights >= 0).all() and np.linalg.norm(weights, ord=norm) == pytest.approx(1.0)
 
 
+def _min_max(trial: optuna.Trial) -> tuple[float, float]:
+    x, y = trial.suggest_float("x", 0.0, 1.0), trial.suggest_float("y", 0.0, 1.0)
+    return x + y, 10 * (1 - x) * y  # minimised, maximised
+
+
+def test_reference_point_from_bounds_is_recorded_in_study_units() -> None:
+    sampler = small_sampler(n_startup_trials=4, seed=2, objective_bounds=[(0, 2), (-1, 10)])
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+    study.optimize(_min_max, n_trials=6)
+    modelled = [t for t in study.trials if "ars:policy" in t.user_attrs]
+    assert len(modelled) == 2
+    for t in modelled:  # the worse end of each bound: high when minimised, low when maximised
+        assert t.user_attrs["ars:reference_point"] == pytest.approx([2.0, -1.0])
+
+
+def test_reference_point_without_bounds_lies_beyond_the_front() -> None:
+    study = optuna.create_study(
+        directions=["minimize", "maximize"], sampler=small_sampler(n_startup_trials=4, seed=2)
+    )
+    study.optimize(_min_max, n_trials=6)
+    modelled = [t for t in study.trials if "ars:policy" in t.user_attrs]
+    assert len(modelled) == 2
+    for t in modelled:
+        losses = np.array([u.values for u in study.trials[: t.number]]) * [1, -1]  # (n, 2)
+        front = [v for v in losses if not any((w <= v).all() and (w < v).any() for w in losses)]
+        expected = np.max(front, 0) + 0.1 * np.ptp(losses, 0)  # the nadir plus 10 % of range
+        assert np.array(t.user_attrs["ars:reference_point"]) * [1, -1] == pytest.approx(
+            expected, rel=1e-5
+        )
+
+
 def test_startup_trials_are_a_latin_hypercube() -> None:
     n = 6
     study = optuna.create_study(sampler=ARSSampler(n_startup_trials=n, seed=4))

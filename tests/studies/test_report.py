@@ -84,3 +84,24 @@ def test_reference_point_and_names_follow_the_directions() -> None:
     table = report.pareto_table(study)
     assert "3 trials, 3 complete, 2 feasible; feasible Pareto front: 2 trials" in table
     assert table.splitlines()[1].split() == ["trial", "v0", "v1"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ([5.0, -2.0], [5.0, -2.0]),  # one finite value per objective: taken as it is
+        ([5.0], [3.2, 8.0]),  # wrong length: derived from the data
+        ([5.0, "x"], [3.2, 8.0]),  # not numbers: derived
+    ],
+)
+def test_stored_reference_point_is_used_when_well_formed(
+    stored: list[object], expected: list[float]
+) -> None:
+    study = optuna.create_study(directions=["minimize", "maximize"])
+    dist = {"x": FloatDistribution(0, 1)}
+    for values in [(1.0, 10.0), (3.0, 30.0)]:
+        study.add_trial(
+            optuna.trial.create_trial(params={"x": 0.5}, distributions=dist, values=list(values))
+        )
+    study.set_user_attr("reference_point", stored)
+    assert report.reference_point(study) == pytest.approx(expected)
