@@ -101,6 +101,7 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
 
     Everything is checked (data, storage, sampler) before anything is written to the study.
     """
+    limits = _limits(args)
     store = None
     if not args.no_artifacts:
         from optuna.artifacts import FileSystemArtifactStore
@@ -110,7 +111,7 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
         dataset=args.dataset,
         root=args.root,
         model=args.model,
-        limits=_limits(args),
+        limits=limits,
         epoch_scale=args.epoch_scale,
         quick=args.quick,
         artifact_store=store,
@@ -149,7 +150,7 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
     )
     study.set_user_attr("objectives", names)
     # The box of deployable networks, for `studies report`'s hypervolume (whatever the sampler).
-    study.set_user_attr("reference_point", [hi for _, hi in _limits(args).objective_bounds()])
+    study.set_user_attr("reference_point", [hi for _, hi in limits.objective_bounds()])
     return study, objective
 
 
