@@ -66,6 +66,7 @@ def build_acquisition(
     *,
     pending: torch.Tensor | None,  # (p, D) points of running trials
     loss_bounds: torch.Tensor | None,  # (2, m) normalisation bounds; None: observed range
+    reference_point: torch.Tensor | None = None,  # (m,) losses' reference point; None: inferred
     n_policies: int,
     n_qmc_samples: int,
     rho: float,
@@ -115,18 +116,19 @@ def build_acquisition(
     0.253 -> 0.302, CarSideImpact 0.664 -> 0.700; ConstrainedBraninCurrin and DiscBrake by
     less than 0.002), for 1.3-2x the time per suggestion.
 
-    The reference point is the upper row of ``loss_bounds`` if given, else the nadir of the
-    feasible front and of the front of all points (the elementwise worse), plus 10 % of the
-    observed range (BoTorch's ``infer_reference_point`` takes 10 % of the front's range,
-    which is zero for a one-point front). With one direction per trial (3 seeds, 40 trials)
-    the feasible front's nadir, against the worst observed losses plus 10 %, gave
-    BraninCurrin 0.917 against 0.698 and ConstrainedBraninCurrin 0.983 against 0.948, but
-    C2DTLZ2 0.299 against 0.665: its few feasible points sat on one of its three feasible
-    pieces of front, the reference next to them, and the proposals stayed on that piece
-    (seed 0, "hypervolume": 22 of 30 at f1 = 0, all at f1 <= 0.28). The front of all points,
-    infeasible ones included, shows how far the trade-off reaches: with it C2DTLZ2 rose from
-    0.312 to 0.736 ("hypervolume"); ConstrainedBraninCurrin (0.989, 0.988) and DiscBrake
-    (10.926 both) stayed, and unconstrained problems do not see the difference.
+    The reference point is ``reference_point`` (in the losses' units) if given, else the upper
+    row of ``loss_bounds`` if given, else the nadir of the feasible front and of the front of
+    all points (the elementwise worse), plus 10 % of the observed range (BoTorch's
+    ``infer_reference_point`` takes 10 % of the front's range, which is zero for a one-point
+    front). With one direction per trial (3 seeds, 40 trials) the feasible front's nadir,
+    against the worst observed losses plus 10 %, gave BraninCurrin 0.917 against 0.698 and
+    ConstrainedBraninCurrin 0.983 against 0.948, but C2DTLZ2 0.299 against 0.665: its few
+    feasible points sat on one of its three feasible pieces of front, the reference next to
+    them, and the proposals stayed on that piece (seed 0, "hypervolume": 22 of 30 at f1 = 0,
+    all at f1 <= 0.28). The front of all points, infeasible ones included, shows how far the
+    trade-off reaches: with it C2DTLZ2 rose from 0.312 to 0.736 ("hypervolume");
+    ConstrainedBraninCurrin (0.989, 0.988) and DiscBrake (10.926 both) stayed, and
+    unconstrained problems do not see the difference.
     """
     from botorch.sampling.qmc import NormalQMCEngine
     from botorch.utils.sampling import sample_hypersphere
@@ -163,7 +165,9 @@ def build_acquisition(
         # with no feasible point). Measured against the worst observed value plus 10 %
         # (Optuna's GPSampler's choice) and the feasible front alone: see the docstring.
         reference = torch.full((m,), 1.0 if given_bounds else 1.1, device=device)  # (m,)
-        if not given_bounds and bool(front.any()):
+        if reference_point is not None:
+            reference = ((reference_point - low) / scale).float().to(device)
+        elif not given_bounds and bool(front.any()):
             everyone = (  # (n,) the front of all points; the same front when all are feasible
                 front
                 if bool(feasible.all())

@@ -100,6 +100,12 @@ class ARSSampler(BaseSampler):
         objective_bounds: ``(low, high)`` per objective to normalise by, in the study's own
             units; default: the observed range. With ``"hypervolume"`` or ``"reference"``
             the worse end of each (``high`` when minimising) is the reference point.
+        reference_point: the hypervolume reference point of ``"hypervolume"`` and
+            ``"reference"``, one value per objective in the study's own units (the worse end
+            of the region of interest, as BoTorch's ``ref_point`` and Optuna's
+            ``compute_hypervolume``); it overrides ``objective_bounds``' worse ends and
+            normalises nothing. Default: inferred (see ``scalarization``). The paper takes it
+            from domain knowledge (its Def. 1.3); measured in ``docs/benchmarks.md``.
         device: torch device for the rollouts; default CUDA when available, else CPU.
         independent_sampler: sampler for parameters outside the relative search space
             (default: ``RandomSampler``).
@@ -126,6 +132,7 @@ class ARSSampler(BaseSampler):
         prior_mean: str = "auto",
         scalarization: str = "hypervolume",
         objective_bounds: Sequence[tuple[float, float]] | None = None,
+        reference_point: Sequence[float] | None = None,
         device: str | None = None,
         independent_sampler: BaseSampler | None = None,
         warn_independent_sampling: bool = True,
@@ -158,6 +165,10 @@ class ARSSampler(BaseSampler):
             for b in objective_bounds:
                 if len(b) != 2 or not (np.isfinite(b).all() and b[0] < b[1]):
                     raise ValueError(f"objective_bounds must be finite (low, high) pairs, got {b}")
+        if reference_point is not None:
+            reference_point = [float(v) for v in reference_point]
+            if not (reference_point and np.isfinite(reference_point).all()):
+                raise ValueError(f"reference_point must be finite numbers, got {reference_point}")
         self._device_name = _check_device(device)
 
         self._seed = None if seed is None else int(seed)
@@ -180,6 +191,7 @@ class ARSSampler(BaseSampler):
         self._rho = rho
         self._penalty = penalty
         self._objective_bounds = objective_bounds
+        self._reference_point = reference_point
         self._independent_sampler = independent_sampler or optuna.samplers.RandomSampler(seed=seed)
         self._warn_independent_sampling = warn_independent_sampling
         self._intersection = optuna.search_space.IntersectionSearchSpace()
@@ -217,6 +229,7 @@ class ARSSampler(BaseSampler):
         ]
         if len(done) < max(self._n_startup_trials, 1):
             return {}
+        self._check_per_objective(len(study.directions))
         running = [t for t in trials if t.state == TrialState.RUNNING]
         pending = _params_of_others(running, trial.number, names)
         started = time.perf_counter()
@@ -300,6 +313,18 @@ class ARSSampler(BaseSampler):
 
     # -- internals -----------------------------------------------------------------------
 
+    def _check_per_objective(self, n_objectives: int) -> None:
+        """The user's error, raised (not a random fallback): a bound or reference per objective."""
+        for name, given in [
+            ("objective_bounds", self._objective_bounds),
+            ("reference_point", self._reference_point),
+        ]:
+            if given is not None and len(given) != n_objectives:
+                raise ValueError(
+                    f"{name} has {len(given)} entries, the study {n_objectives} objectives: "
+                    f"{given}"
+                )
+
     def _trial_seed(self, trial: FrozenTrial) -> int:
         if self._seed is not None:
             return derive_seed(self._seed, trial.number)
@@ -351,12 +376,16 @@ class ARSSampler(BaseSampler):
         bounds = None
         if self._objective_bounds is not None:
             bounds = torch.as_tensor(np.sort(np.array(self._objective_bounds).T * sign, axis=0))
+        reference = None
+        if self._reference_point is not None:
+            reference = torch.as_tensor(np.array(self._reference_point) * sign)  # (m,) losses
         acq = build_acquisition(
             X,
             torch.as_tensor(losses),
             torch.as_tensor(cons),
             pending=X_pending,
             loss_bounds=bounds,
+            reference_point=reference,
             n_policies=self._n_policies,
             n_qmc_samples=self._n_qmc_samples,
             rho=self._rho,

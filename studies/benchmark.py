@@ -321,6 +321,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="worker processes per study (needs --storage; seconds are then trial wall times)",
     )
+    parser.add_argument(
+        "--reference",
+        choices=("inferred", "problem"),
+        default="inferred",
+        help="ARSSampler's hypervolume reference point: its own (inferred from the trials) or "
+        "the problem's, the one the hypervolume is scored with (the peers take none)",
+    )
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, problems: str, seeds: int) -> None:
@@ -389,9 +396,13 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     warnings.simplefilter("ignore")
     runs = []
     for problem in problems:
+        ars_problem_kwargs = ars_kwargs
+        if args.reference == "problem":
+            reference = make_problem(problem).ref_point.tolist()
+            ars_problem_kwargs = ars_kwargs | {"reference_point": reference}
         for sampler in samplers:
             for seed in seed_range(args):
-                kw = ars_kwargs if sampler == "ars" else {}
+                kw = ars_problem_kwargs if sampler == "ars" else {}
                 run = run_one(
                     problem,
                     sampler,

@@ -138,6 +138,17 @@ def test_benchmark_keeps_its_studies_in_a_storage(tmp_path: Path) -> None:
         assert len(optuna.load_study(study_name=name, storage=storage).trials) == 4
 
 
+def test_benchmark_can_give_ars_the_problems_reference_point(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'bench.db'}"
+    argv = ["--problems=BraninCurrin", "--samplers=ars", "--seeds=1", "--trials=5", "--startup=4"]
+    argv += ["--reference=problem", '--ars={"n_directions": 8, "n_iterations": 2, "hidden": 8}']
+    argv += [f"--storage={storage}", f"--out={tmp_path / 'bench.json'}", "--no-plot"]
+    assert benchmark.main(argv) == 0
+    trial = optuna.load_study(study_name="BraninCurrin-ars-seed0", storage=storage).trials[-1]
+    expected = benchmark.make_problem("BraninCurrin").ref_point.tolist()  # [18, 6]
+    assert trial.user_attrs["ars:reference_point"] == pytest.approx(expected)
+
+
 def test_benchmark_bad_storage_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         benchmark.main(["--storage=oracle://x", f"--out={tmp_path / 'b.json'}"])

@@ -73,6 +73,30 @@ def test_reference_point_from_bounds_is_recorded_in_study_units() -> None:
         assert t.user_attrs["ars:reference_point"] == pytest.approx([2.0, -1.0])
 
 
+def test_given_reference_point_overrides_the_bounds_and_is_recorded() -> None:
+    sampler = small_sampler(
+        n_startup_trials=4, seed=2, objective_bounds=[(0, 2), (-1, 10)], reference_point=[3, 0.5]
+    )
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+    study.optimize(_min_max, n_trials=6)
+    modelled = [t for t in study.trials if "ars:policy" in t.user_attrs]
+    assert len(modelled) == 2
+    for t in modelled:
+        assert t.user_attrs["ars:reference_point"] == pytest.approx([3.0, 0.5])
+
+
+@pytest.mark.parametrize("name", ["reference_point", "objective_bounds"])
+def test_one_entry_per_objective_is_a_clear_error(name: str) -> None:
+    given = {"reference_point": [1.0], "objective_bounds": [(0.0, 1.0)]}[name]
+    sampler = small_sampler(n_startup_trials=2, seed=0, **{name: given})
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+    study.optimize(_min_max, n_trials=2)  # the start-up design does not use it
+    with pytest.raises(ValueError, match=f"{name} has 1 entries, the study 2 objectives"):
+        study.optimize(_min_max, n_trials=1)
+    assert study.trials[-1].state == optuna.trial.TrialState.FAIL  # recorded, nothing lost
+    assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 2
+
+
 def test_reference_point_without_bounds_lies_beyond_the_front() -> None:
     study = optuna.create_study(
         directions=["minimize", "maximize"], sampler=small_sampler(n_startup_trials=4, seed=2)
@@ -231,6 +255,8 @@ def test_parameters_outside_the_shared_space_go_to_the_independent_sampler(
         ({"n_startup_trials": True}, "n_startup_trials"),
         ({"seed": "zero"}, "seed"),
         ({"objective_bounds": [(1.0, 0.0)]}, "objective_bounds"),
+        ({"reference_point": [0.0, float("nan")]}, "reference_point"),
+        ({"reference_point": []}, "reference_point"),
         ({"device": "not-a-device"}, "device"),
         ({"scalarization": "nadir"}, "scalarization"),
         ({"prior_mean": "fitted"}, "prior_mean"),
