@@ -103,9 +103,10 @@ class ARSSampler(BaseSampler):
         reference_point: the hypervolume reference point of ``"hypervolume"`` and
             ``"reference"``, one value per objective in the study's own units (the worse end
             of the region of interest, as BoTorch's ``ref_point`` and Optuna's
-            ``compute_hypervolume``); it overrides ``objective_bounds``' worse ends and
-            normalises nothing. Default: inferred (see ``scalarization``). The paper takes it
-            from domain knowledge (its Def. 1.3); measured in ``docs/benchmarks.md``.
+            ``compute_hypervolume``); it overrides ``objective_bounds``' worse ends, and
+            without ``objective_bounds`` each objective is normalised from its best observed
+            value to it. Default: inferred (see ``scalarization``). The paper takes it from
+            domain knowledge (its Def. 1.3); measured in ``docs/benchmarks.md``.
         device: torch device for the rollouts; default CUDA when available, else CPU.
         independent_sampler: sampler for parameters outside the relative search space
             (default: ``RandomSampler``).

@@ -20,6 +20,7 @@ def _build(
     prior_mean: str = "auto",
     scalarization: str = "reference",
     pending: torch.Tensor | None = None,
+    reference_point: torch.Tensor | None = None,
 ) -> Acquisition:
     return build_acquisition(
         X,
@@ -27,6 +28,7 @@ def _build(
         torch.zeros(len(X), 0, dtype=torch.float64) if cons is None else cons,
         pending=pending,
         loss_bounds=None,
+        reference_point=reference_point,
         n_policies=n_policies,
         n_qmc_samples=16,
         rho=0.005,
@@ -146,3 +148,17 @@ def test_the_reference_point_reaches_as_far_as_the_front_of_all_points() -> None
         assert acq.reference is not None
         torch.testing.assert_close(acq.reference, torch.tensor([0.6, 0.6]))
     assert _build(losses, X, cons, scalarization="ideal").reference is None
+
+
+def test_a_given_reference_point_spans_the_normalisation_from_the_best_losses() -> None:
+    g = torch.Generator().manual_seed(1)
+    X = torch.rand(8, 3, generator=g, dtype=torch.float64)  # (8, 3)
+    losses = torch.stack([1000 + 30 * X[:, 0], 1 - X[:, 0] + X[:, 1]], 1)  # (8, 2)
+    reference = torch.tensor([1864.0, 3.0], dtype=torch.float64)
+    acq = _build(losses, X, scalarization="hypervolume", reference_point=reference)
+    torch.testing.assert_close(acq.loss_offset, losses.min(0).values)
+    torch.testing.assert_close(acq.loss_scale, reference - losses.min(0).values)
+    reference_losses = acq.reference_losses()
+    assert reference_losses is not None
+    torch.testing.assert_close(reference_losses, reference, rtol=1e-6, atol=0.0)
+    torch.testing.assert_close(acq.reference, torch.ones(2))  # a unit box from the best losses
