@@ -91,8 +91,9 @@ class ARSSampler(BaseSampler):
             ``"zero"`` (the mean of the standardized observations), or ``"auto"``: zero with
             one objective, constant with several (measured; see ``_acquisition``).
         scalarization: how Eq. 7 scalarizes several objectives: ``"hypervolume"``, from a
-            reference point (the ``objective_bounds``' worse ends if given, else the nadir of
-            the fronts of the feasible and of all points plus 10 % of the observed range),
+            reference point (``reference_point``, else the ``objective_bounds``' worse ends,
+            else the nadir of the fronts of the feasible and of all points plus 10 % of the
+            observed range),
             averaged over 8 directions so that Eq. 8 estimates the expected hypervolume
             improvement (Golovin & Zhang 2020); ``"reference"``, one random direction from
             that point per trial; or ``"ideal"``, the paper's and ParEGO's Chebyshev from the
