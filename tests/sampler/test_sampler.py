@@ -257,6 +257,7 @@ def test_parameters_outside_the_shared_space_go_to_the_independent_sampler(
         ({"objective_bounds": [(1.0, 0.0)]}, "objective_bounds"),
         ({"reference_point": [0.0, float("nan")]}, "reference_point"),
         ({"reference_point": []}, "reference_point"),
+        ({"reference_point": [1.0, 1.0], "scalarization": "ideal"}, "reference_point"),
         ({"device": "not-a-device"}, "device"),
         ({"scalarization": "nadir"}, "scalarization"),
         ({"prior_mean": "fitted"}, "prior_mean"),
