@@ -110,8 +110,8 @@ class ARSSampler(BaseSampler):
             domain knowledge (its Def. 1.3). With each benchmark problem's own (5 seeds, 50
             trials) the median hypervolume, against the inferred reference's, rose on 5 of 8
             problems (VehicleSafety 0.915 to 0.973, CarSideImpact 0.793 to 0.873), stayed on
-            2 and fell on Penicillin (0.836 to 0.796): ``docs/benchmarks.md``. Not with
-            ``scalarization="ideal"``.
+            ConstrainedBraninCurrin and fell on C2DTLZ2 (0.798 to 0.794) and Penicillin (0.836
+            to 0.796): ``docs/benchmarks.md``. Not with ``scalarization="ideal"``.
         device: torch device for the rollouts; default CUDA when available, else CPU.
         independent_sampler: sampler for parameters outside the relative search space
             (default: ``RandomSampler``).
