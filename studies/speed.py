@@ -8,6 +8,8 @@ case) and DTLZ2 with 2 objectives at the dimensions asked for (BraninCurrin for 
 
     python -m studies.speed --samplers ars,gp --sizes 25,50,100,200 --dims 2,8,20 \\
         --out results/speed.json
+    python -m studies.speed --samplers ars --sizes 100 --dims "" \\
+        --ars '{"n_directions": 3000}' --out results/speed_paper_n.json   # the paper's N
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import optuna
 from studies.benchmark import SAMPLERS
 from studies.benchmark import make_objective
 from studies.benchmark import make_sampler
+from studies.benchmark import parse_ars
 
 
 def _problem(dim: int | None) -> Any:
@@ -39,9 +42,16 @@ def _problem(dim: int | None) -> Any:
 
 
 def time_suggestions(
-    *, sampler_name: str, dim: int | None, n: int, repeats: int, seed: int
+    *,
+    sampler_name: str,
+    dim: int | None,
+    n: int,
+    repeats: int,
+    seed: int,
+    ars_kwargs: dict[str, Any],
 ) -> list[float]:
-    """Seconds of ``repeats`` suggestions on a history of ``n`` random trials."""
+    """Seconds of ``repeats`` suggestions on a history of ``n`` random trials
+    (``ars_kwargs`` go to ARSSampler)."""
     problem = _problem(dim)
     objective = make_objective(problem)
     study = optuna.create_study(
@@ -49,7 +59,8 @@ def time_suggestions(
         sampler=optuna.samplers.RandomSampler(seed=seed),
     )
     study.optimize(objective, n_trials=n)
-    study.sampler = make_sampler(sampler_name, seed, n_startup=10)
+    kwargs = ars_kwargs if sampler_name == "ars" else {}
+    study.sampler = make_sampler(sampler_name, seed, n_startup=10, **kwargs)
     seconds = []
     for _ in range(repeats):
         trial = study.ask()
@@ -70,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         help="dimensions at n=100: DTLZ2 (2: BraninCurrin); CarSideImpact is always run",
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ars", default="{}", help="JSON of extra ARSSampler arguments")
     parser.add_argument("--out", type=Path, default=Path("results/speed.json"))
     args = parser.parse_args(argv)
     samplers = args.samplers.split(",")
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sizes and --dims take comma-separated integers ({err})")
     if min(sizes) < 10 or (dims and min(dims) < 2) or args.repeats < 1:
         parser.error("sizes must be >= 10 (the start-up trials), dims >= 2, repeats >= 1")
+    ars_kwargs = parse_ars(parser, args.ars, 10)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore")
     cells: list[tuple[str, int | None, int]] = [("CarSideImpact", None, n) for n in sizes]
@@ -92,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, dim, n in cells:
         row: dict[str, Any] = {"problem": name, "n": n}
         for s in samplers:
-            sec = time_suggestions(sampler_name=s, dim=dim, n=n, repeats=args.repeats, seed=0)
+            sec = time_suggestions(
+                sampler_name=s, dim=dim, n=n, repeats=args.repeats, seed=0, ars_kwargs=ars_kwargs
+            )
             row[s] = {"first": sec[0], "median_rest": statistics.median(sec[1:] or sec)}
         rows.append(row)
         print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -122,6 +123,34 @@ def test_speed_smoke_covers_every_dimension(
         r[s]["first"] >= 0 and r[s]["median_rest"] >= 0 for r in rows for s in ("random", "tpe")
     )
     assert "problem | n | random s (first; median rest)" in capsys.readouterr().out
+
+
+def test_speed_passes_ars_arguments_to_ars_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studies import speed
+
+    built: list[tuple[str, dict[str, Any]]] = []
+
+    def make_sampler(
+        name: str, seed: int, n_startup: int, **kw: Any
+    ) -> optuna.samplers.BaseSampler:
+        built.append((name, kw))
+        return optuna.samplers.RandomSampler(seed=seed)
+
+    monkeypatch.setattr(speed, "make_sampler", make_sampler)
+    argv = ["--samplers=ars,tpe", "--sizes=10", "--dims=", "--repeats=1"]
+    argv += ['--ars={"n_directions": 3000}', f"--out={tmp_path / 'speed.json'}"]
+    assert speed.main(argv) == 0
+    assert built == [("ars", {"n_directions": 3000}), ("tpe", {})]
+
+
+def test_speed_rejects_bad_ars_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    from studies import speed
+
+    with pytest.raises(SystemExit) as exc:
+        speed.main(["--sizes=10", '--ars={"n_directions": -5}'])
+    assert exc.value.code == 2 and "-5" in capsys.readouterr().err
 
 
 def test_benchmark_keeps_its_studies_in_a_storage(tmp_path: Path) -> None:
