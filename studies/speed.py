@@ -30,6 +30,9 @@ from studies.benchmark import make_objective
 from studies.benchmark import make_sampler
 from studies.benchmark import parse_ars
 
+_N_STARTUP = 10
+"""Start-up trials of every timed sampler (the smallest history size too)."""
+
 
 def _problem(dim: int | None) -> Any:
     """CarSideImpact (``None``), else a 2-objective problem of ``dim`` inputs: DTLZ2 needs
@@ -60,7 +63,7 @@ def time_suggestions(
     )
     study.optimize(objective, n_trials=n)
     kwargs = ars_kwargs if sampler_name == "ars" else {}
-    study.sampler = make_sampler(sampler_name, seed, n_startup=10, **kwargs)
+    study.sampler = make_sampler(sampler_name, seed, n_startup=_N_STARTUP, **kwargs)
     seconds = []
     for _ in range(repeats):
         trial = study.ask()
@@ -93,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         dims = [int(v) for v in args.dims.split(",") if v]
     except ValueError as err:
         parser.error(f"--sizes and --dims take comma-separated integers ({err})")
-    if min(sizes) < 10 or (dims and min(dims) < 2) or args.repeats < 1:
+    if min(sizes) < _N_STARTUP or (dims and min(dims) < 2) or args.repeats < 1:
         parser.error("sizes must be >= 10 (the start-up trials), dims >= 2, repeats >= 1")
-    ars_kwargs = parse_ars(parser, args.ars, 10)
+    ars_kwargs = parse_ars(parser, args.ars, _N_STARTUP)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore")
     cells: list[tuple[str, int | None, int]] = [("CarSideImpact", None, n) for n in sizes]
