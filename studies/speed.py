@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         parser.error(f"--sizes and --dims take comma-separated integers ({err})")
     if min(sizes) < _N_STARTUP or (dims and min(dims) < 2) or args.repeats < 1:
-        parser.error("sizes must be >= 10 (the start-up trials), dims >= 2, repeats >= 1")
+        parser.error(
+            f"sizes must be >= {_N_STARTUP} (the start-up trials), dims >= 2, repeats >= 1"
+        )
     ars_kwargs = parse_ars(parser, args.ars, _N_STARTUP)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore")
