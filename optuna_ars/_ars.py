@@ -23,7 +23,13 @@ Choices the paper leaves open (measured in ``studies``; see ``docs/benchmarks.md
 * **Iterations per trial**: a fixed number (``n_iterations``) of ARS updates per suggestion,
   20 by default: 5 took a third of the time but left the 7-D problems short (after 50 trials
   CarSideImpact lower on 5 of 5 seeds, Penicillin on 4 of 5), 50 took 2-2.3× the time and was
-  no better on BraninCurrin or DTLZ2.
+  no better on BraninCurrin or DTLZ2, 40 lifted the medians of VehicleSafety (0.915 to 0.919)
+  and CarSideImpact (0.793 to 0.807) after 50 trials for 1.4-1.8× the time.
+* **Proposal**: the best state of the trained policies' rollouts (Eq. 5). Adding every
+  update's 16 best perturbed rollout states per policy as candidates (the same reward,
+  maximised harder) found Passino's minimum in 10 of 10 seeds against 8 and lifted
+  ConstrainedBraninCurrin, but collapsed DTLZ2 (median after 50 trials 0.284 against 0.731):
+  its wide inferred reference pays for states clipped to a bound, which the harder search finds.
 * **No repeats**: a rollout state within ``min_distance`` (max-norm, unit cube) of an
   observed or pending point is not proposed: re-evaluating a known point teaches a
   deterministic objective nothing, yet Eq. 8 favours it once expected improvement is tiny
