@@ -8,6 +8,11 @@ of each sampler by median HV per checkpoint, and on how many problems ``--sample
 beats each peer's. The issue's targets: the best mean rank, and above qNParEGO on at least
 80 % of the problems.
 
+A sampler that lacks a cell some peer has (a run too long to finish) is ranked only where every
+sampler is complete; beside that, each missing median is put at every place it can take among
+the peers' medians on its problem (below all, between each two, above all), and the range of
+every mean rank over all these cases bounds what the missing runs can change.
+
     python -m studies.targets results/full100_*.json --checkpoints 25,50,100 \\
         --out results/targets100.json
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import itertools
 import json
+import math
 from pathlib import Path
 import sys
 from typing import Any
@@ -25,13 +32,16 @@ from studies.benchmark import mean_ranks
 from studies.benchmark import summarize
 
 _Key = tuple[str, str, int]  # (problem, sampler, seed)
+_MAX_CASES = 100_000  # placements of the missing medians that rank_bounds enumerates at most
 
 
 def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """The runs of several benchmark JSON files, each (problem, sampler, seed) once.
 
-    The same run in two files (a rerun: seeded runs reproduce) is kept once; two files that
-    disagree on a run's hypervolumes raise ``ValueError`` naming the run and both files.
+    The same run in two files (a rerun: seeded runs reproduce) is kept once, the longer where
+    one run's hypervolumes begin the other's (a study of the same seed run for more trials);
+    two files that disagree on a run's hypervolumes raise ``ValueError`` naming the run and both
+    files.
     """
     runs: dict[_Key, tuple[dict[str, Any], Path]] = {}
     for path in paths:
@@ -41,9 +51,14 @@ def load_runs(paths: Sequence[Path]) -> list[dict[str, Any]]:
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{path}: not a studies.benchmark JSON ({err!r})") from err
         for key, run in keyed:
-            if key in runs and runs[key][0]["hv"] != run["hv"]:
+            if key not in runs:
+                runs[key] = (run, path)
+                continue
+            short, long = sorted((runs[key][0]["hv"], run["hv"]), key=len)
+            if long[: len(short)] != short:
                 raise ValueError(f"{key} differs between {runs[key][1]} and {path}")
-            runs.setdefault(key, (run, path))
+            if len(run["hv"]) > len(runs[key][0]["hv"]):
+                runs[key] = (run, path)
     return [run for run, _ in runs.values()]
 
 
@@ -59,6 +74,8 @@ def evaluate(
 
     A cell (problem, sampler) is complete with ``seeds`` runs of at least the last checkpoint's
     length; only problems where ``sampler`` and a peer are both complete count for that peer.
+    Mean ranks count the problems where every sampler is complete; with cells missing,
+    ``rank_bounds`` gives what the missing medians can make of them.
     """
     long = [r for r in runs if len(r["hv"]) >= checkpoints[-1]]
     rows = [r for r in summarize(long, checkpoints, n_startup=n_startup) if r["seeds"] == seeds]
@@ -66,8 +83,18 @@ def evaluate(
         {(r["problem"], r["sampler"]) for r in runs} - {(r["problem"], r["sampler"]) for r in rows}
     )
     median = {(r["problem"], r["sampler"]): r for r in rows}
-    peers = sorted({s for _, s in median} - {sampler})
-    result: dict[str, Any] = {"rows": rows, "incomplete": incomplete, "checkpoints": {}}
+    problems = sorted({p for p, _ in median})
+    samplers = sorted({s for _, s in median})
+    missing = [(p, s) for p in problems for s in samplers if (p, s) not in median]
+    common = [r for r in rows if not any(p == r["problem"] for p, _ in missing)]
+    peers = [s for s in samplers if s != sampler]
+    result: dict[str, Any] = {
+        "rows": rows,
+        "incomplete": incomplete,
+        "missing": missing,
+        "common_problems": sorted({r["problem"] for r in common}),
+        "checkpoints": {},
+    }
     for c in checkpoints:
         key = f"hv@{c}"
         wins = {}
@@ -75,8 +102,49 @@ def evaluate(
             both = sorted(p for p, s in median if s == peer and (p, sampler) in median)
             ahead = [p for p in both if median[p, sampler][key][0] > median[p, peer][key][0]]
             wins[peer] = {"ahead": ahead, "problems": len(both)}
-        result["checkpoints"][key] = {"mean_rank": mean_ranks(rows, key), "wins": wins}
+        found = {"mean_rank": mean_ranks(common, key), "wins": wins}
+        if missing:
+            found["rank_bounds"] = rank_bounds(rows, missing, key, sampler=sampler)
+        result["checkpoints"][key] = found
     return result
+
+
+def rank_bounds(
+    rows: list[dict[str, Any]], missing: list[tuple[str, str]], key: str, *, sampler: str
+) -> dict[str, Any]:
+    """Each mean rank's [min, max] over every place the ``missing`` medians can take.
+
+    A missing (problem, sampler) median goes below, between or above the other medians on its
+    problem (k distinct medians: k + 1 places; a tie is a boundary of two of them); every
+    combination is one case. Also how many cases have ``sampler`` alone lowest, and tied lowest.
+    """
+    places = []
+    for problem, _ in missing:
+        known = sorted({r[key][0] for r in rows if r["problem"] == problem})  # (k,)
+        edges = [known[0] - 1.0, *known, known[-1] + 1.0]
+        places.append([(lo + hi) / 2 for lo, hi in itertools.pairwise(edges)])  # (k + 1,)
+    n_cases = math.prod(len(values) for values in places)
+    if n_cases > _MAX_CASES:
+        raise ValueError(f"{len(missing)} missing cells give {n_cases} cases (> {_MAX_CASES})")
+    bounds: dict[str, list[float]] = {}
+    alone = tied = 0
+    for case in itertools.product(*places):
+        filled = rows + [
+            {"problem": p, "sampler": s, key: (v, v, v)}
+            for (p, s), v in zip(missing, case, strict=True)
+        ]
+        ranks = mean_ranks(filled, key)
+        for s, r in ranks.items():
+            low, high = bounds.setdefault(s, [r, r])
+            bounds[s] = [min(low, r), max(high, r)]
+        best = min(ranks.values())
+        if sampler in ranks and ranks[sampler] == best:
+            if sum(r == best for r in ranks.values()) == 1:
+                alone += 1
+            else:
+                tied += 1
+    ordered = dict(sorted(bounds.items(), key=lambda t: t[1]))
+    return {"bounds": ordered, "cases": n_cases, "lowest_alone": alone, "lowest_tied": tied}
 
 
 def _markdown(rows: list[dict[str, Any]], checkpoints: list[int]) -> list[str]:
@@ -120,9 +188,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = load_runs(args.files)
     except ValueError as err:
         parser.error(str(err))
-    result = evaluate(
-        runs, checkpoints, seeds=args.seeds, n_startup=args.startup, sampler=args.sampler
-    )
+    try:
+        result = evaluate(
+            runs, checkpoints, seeds=args.seeds, n_startup=args.startup, sampler=args.sampler
+        )
+    except ValueError as err:
+        parser.error(str(err))
     print("\n".join(_markdown(result["rows"], checkpoints)))
     for key, found in result["checkpoints"].items():
         ranks = ", ".join(f"{s} {r:.2f}" for s, r in found["mean_rank"].items())
@@ -131,6 +202,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             for peer, w in found["wins"].items()
         )
         print(f"{key}: mean rank {ranks}; {args.sampler} {wins}")
+        if "rank_bounds" in found:
+            b = found["rank_bounds"]
+            spans = ", ".join(f"{s} {lo:.2f}-{hi:.2f}" for s, (lo, hi) in b["bounds"].items())
+            print(
+                f"  {key} over {b['cases']} places of the missing medians: mean rank {spans}; "
+                f"{args.sampler} lowest alone in {b['lowest_alone']}, tied in {b['lowest_tied']}"
+            )
+    if result["missing"]:
+        print(
+            f"mean rank over {result['common_problems']}; "
+            f"missing (ranked at every place): {result['missing']}"
+        )
     if result["incomplete"]:
         print(f"left out (fewer than {args.seeds} seeds): {result['incomplete']}")
     if args.out is not None:

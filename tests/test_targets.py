@@ -35,6 +35,7 @@ def files(tmp_path: Path) -> list[Path]:
     ours = [r for r in runs if r["sampler"] != "botorch-parego"]
     peers = [r for r in runs if r["sampler"] == "botorch-parego"]
     peers.append(ours[0])  # the same run in both files is counted once
+    peers.append({**ours[1], "hv": ours[1]["hv"][:40]})  # its first 40 trials: the longer kept
     peers += [_run("P1", "random", seed, 0.1) for seed in range(2)]  # 2 seeds: left out
     return [_write(tmp_path / "a.json", ours), _write(tmp_path / "b.json", peers)]
 
@@ -55,6 +56,64 @@ def test_targets_merge_rank_and_count_wins(
     text = capsys.readouterr().out
     assert "| P1 | ars | **0.450** [0.440, 0.460] | **0.900** [0.880, 0.920] |" in text
     assert "ars above botorch-parego on 2 of 3" in text
+
+
+def test_targets_missing_cell_ranked_on_common_problems_and_bounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = [
+        _run(p, s, seed, v)
+        for (p, s), v in _FINAL.items()
+        for seed in range(5)
+        if (p, s) != ("P3", "botorch-parego")  # too long to finish
+    ]
+    out = tmp_path / "targets.json"
+    assert targets.main([str(_write(tmp_path / "a.json", runs)), f"--out={out}"]) == 0
+    result = json.loads(out.read_text())
+    assert result["missing"] == [["P3", "botorch-parego"]]
+    assert result["common_problems"] == ["P1", "P2"]
+    final = result["checkpoints"]["hv@100"]
+    assert final["mean_rank"] == pytest.approx({"ars": 1.5, "gp": 1.5, "botorch-parego": 3.0})
+    # On P3 (ars 0.3, gp 0.2) the missing median goes below gp, between, or above ars.
+    bounds = final["rank_bounds"]
+    expected = {"ars": [4 / 3, 5 / 3], "gp": [5 / 3, 2.0], "botorch-parego": [7 / 3, 3.0]}
+    assert list(bounds["bounds"]) == list(expected)  # ordered by lower bound
+    for name, span in expected.items():
+        assert bounds["bounds"][name] == pytest.approx(span)
+    assert (bounds["cases"], bounds["lowest_alone"], bounds["lowest_tied"]) == (3, 3, 0)
+    assert "over 3 places of the missing medians: mean rank ars 1.33-1.67" in (
+        capsys.readouterr().out
+    )
+
+
+def test_targets_rank_bounds_count_ties_for_lowest() -> None:
+    rows = [
+        {"problem": "P1", "sampler": "a", "hv@9": (0.9, 0.9, 0.9)},
+        {"problem": "P1", "sampler": "b", "hv@9": (0.8, 0.8, 0.8)},
+        {"problem": "P2", "sampler": "b", "hv@9": (0.9, 0.9, 0.9)},
+    ]
+    found = targets.rank_bounds(rows, [("P2", "a")], "hv@9", sampler="a")
+    # a below b on P2: 1.5 each (tied); above: a 1.0, b 2.0.
+    assert found == {
+        "bounds": {"a": [1.0, 1.5], "b": [1.5, 2.0]},
+        "cases": 2,
+        "lowest_alone": 1,
+        "lowest_tied": 1,
+    }
+
+
+def test_targets_too_many_missing_cells_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 12 problems where only "a" ran beside 2 peers: 3 ** 12 > 100 000 placements of "b".
+    runs = [_run(f"P{i}", s, seed, 0.5) for i in range(12) for s in "ac" for seed in range(5)]
+    runs += [_run("Q", s, seed, 0.5) for s in "abc" for seed in range(5)]
+    for r in runs:
+        if r["sampler"] == "c":
+            r["hv"] = [h / 2 for h in r["hv"]]
+    with pytest.raises(SystemExit) as exc:
+        targets.main([str(_write(tmp_path / "a.json", runs))])
+    assert exc.value.code == 2 and "12 missing cells give 531441 cases" in capsys.readouterr().err
 
 
 def test_targets_short_runs_are_incomplete() -> None:
