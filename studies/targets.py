@@ -11,7 +11,10 @@ beats each peer's. The issue's targets: the best mean rank, and above qNParEGO o
 A sampler that lacks a cell some peer has (a run too long to finish) is ranked only where every
 sampler is complete; beside that, each missing median is put at every place it can take among
 the peers' medians on its problem (below all, between each two, above all), and the range of
-every mean rank over all these cases bounds what the missing runs can change.
+every mean rank over all these cases bounds what the missing runs can change. Where the cell
+has shorter runs of every seed (a 50-trial study of a 100-trial suite), their median is exact
+at the checkpoints they reach, and a floor beyond: the hypervolume of the points found so far
+never falls as trials are added, so neither does a median over seeds.
 
     python -m studies.targets results/full100_*.json --checkpoints 25,50,100 \\
         --out results/targets100.json
@@ -25,6 +28,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+import statistics
 import sys
 from typing import Any
 
@@ -104,25 +108,52 @@ def evaluate(
             wins[peer] = {"ahead": ahead, "problems": len(both)}
         found = {"mean_rank": mean_ranks(common, key), "wins": wins}
         if missing:
-            found["rank_bounds"] = rank_bounds(rows, missing, key, sampler=sampler)
+            floors = _floors(runs, missing, c, seeds=seeds)
+            found["rank_bounds"] = rank_bounds(rows, missing, key, sampler=sampler, floors=floors)
         result["checkpoints"][key] = found
     return result
 
 
+def _floors(
+    runs: list[dict[str, Any]], missing: list[tuple[str, str]], checkpoint: int, *, seeds: int
+) -> dict[tuple[str, str], tuple[float, bool]]:
+    """(median, exact) at ``checkpoint`` of each missing cell that has shorter runs of ``seeds``
+    seeds: the median at the checkpoint where they reach it, else at their shortest length."""
+    floors = {}
+    for cell in missing:
+        group = [r["hv"] for r in runs if (r["problem"], r["sampler"]) == cell]
+        if len(group) == seeds:
+            n = min(checkpoint, *map(len, group))
+            floors[cell] = (statistics.median(hv[n - 1] for hv in group), n == checkpoint)
+    return floors
+
+
 def rank_bounds(
-    rows: list[dict[str, Any]], missing: list[tuple[str, str]], key: str, *, sampler: str
+    rows: list[dict[str, Any]],
+    missing: list[tuple[str, str]],
+    key: str,
+    *,
+    sampler: str,
+    floors: dict[tuple[str, str], tuple[float, bool]] | None = None,
 ) -> dict[str, Any]:
     """Each mean rank's [min, max] over every place the ``missing`` medians can take.
 
     A missing (problem, sampler) median goes below, between or above the other medians on its
-    problem (k distinct medians: k + 1 places; a tie is a boundary of two of them); every
+    problem (k distinct medians: k + 1 places; a tie is a boundary of two of them); a cell in
+    ``floors`` takes its value where that is exact, else only the places at or above it. Every
     combination is one case. Also how many cases have ``sampler`` alone lowest, and tied lowest.
     """
+    floors = floors or {}
     places = []
-    for problem, _ in missing:
-        known = sorted({r[key][0] for r in rows if r["problem"] == problem})  # (k,)
+    for cell in missing:
+        known = sorted({r[key][0] for r in rows if r["problem"] == cell[0]})  # (k,)
         edges = [known[0] - 1.0, *known, known[-1] + 1.0]
-        places.append([(lo + hi) / 2 for lo, hi in itertools.pairwise(edges)])  # (k + 1,)
+        gaps = list(itertools.pairwise(edges))  # (k + 1,)
+        floor, exact = floors.get(cell, (-math.inf, False))
+        if exact:
+            places.append([floor])
+        else:
+            places.append([(lo + hi) / 2 for lo, hi in gaps if hi > floor])
     n_cases = math.prod(len(values) for values in places)
     if n_cases > _MAX_CASES:
         raise ValueError(f"{len(missing)} missing cells give {n_cases} cases (> {_MAX_CASES})")
@@ -144,7 +175,13 @@ def rank_bounds(
             else:
                 tied += 1
     ordered = dict(sorted(bounds.items(), key=lambda t: t[1]))
-    return {"bounds": ordered, "cases": n_cases, "lowest_alone": alone, "lowest_tied": tied}
+    return {
+        "bounds": ordered,
+        "cases": n_cases,
+        "lowest_alone": alone,
+        "lowest_tied": tied,
+        "floors": [[p, s, v, exact] for (p, s), (v, exact) in floors.items()],
+    }
 
 
 def _markdown(rows: list[dict[str, Any]], checkpoints: list[int]) -> list[str]:
@@ -204,11 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{key}: mean rank {ranks}; {args.sampler} {wins}")
         if "rank_bounds" in found:
             b = found["rank_bounds"]
-            spans = ", ".join(f"{s} {lo:.2f}-{hi:.2f}" for s, (lo, hi) in b["bounds"].items())
+            spans = ", ".join(
+                f"{s} {lo:.2f}" + (f"-{hi:.2f}" if hi > lo else "")
+                for s, (lo, hi) in b["bounds"].items()
+            )
             print(
-                f"  {key} over {b['cases']} places of the missing medians: mean rank {spans}; "
+                f"  {key} with the missing medians, {b['cases']} cases: mean rank {spans}; "
                 f"{args.sampler} lowest alone in {b['lowest_alone']}, tied in {b['lowest_tied']}"
             )
+            for problem, name, value, exact in b["floors"]:
+                print(
+                    f"    {name} on {problem}: {'=' if exact else '>='} {value:.3f} (shorter runs)"
+                )
     if result["missing"]:
         print(
             f"mean rank over {result['common_problems']}; "

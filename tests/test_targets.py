@@ -81,9 +81,7 @@ def test_targets_missing_cell_ranked_on_common_problems_and_bounded(
     for name, span in expected.items():
         assert bounds["bounds"][name] == pytest.approx(span)
     assert (bounds["cases"], bounds["lowest_alone"], bounds["lowest_tied"]) == (3, 3, 0)
-    assert "over 3 places of the missing medians: mean rank ars 1.33-1.67" in (
-        capsys.readouterr().out
-    )
+    assert "with the missing medians, 3 cases: mean rank ars 1.33-1.67" in capsys.readouterr().out
 
 
 def test_targets_rank_bounds_count_ties_for_lowest() -> None:
@@ -99,7 +97,29 @@ def test_targets_rank_bounds_count_ties_for_lowest() -> None:
         "cases": 2,
         "lowest_alone": 1,
         "lowest_tied": 1,
+        "floors": [],
     }
+
+
+def test_targets_shorter_runs_give_exact_medians_then_floors(tmp_path: Path) -> None:
+    runs = [
+        _run(p, s, seed, v, n=50 if (p, s) == ("P3", "botorch-parego") else 100)
+        for (p, s), v in _FINAL.items()
+        for seed in range(5)
+    ]  # P3's botorch-parego reaches 0.35 at trial 50; ars and gp 0.15 and 0.1 there
+    out = tmp_path / "targets.json"
+    targets.main([str(_write(tmp_path / "a.json", runs)), "--checkpoints=50,100", f"--out={out}"])
+    result = json.loads(out.read_text())
+    assert result["missing"] == [["P3", "botorch-parego"]]
+    at50 = result["checkpoints"]["hv@50"]["rank_bounds"]
+    assert at50["floors"] == [["P3", "botorch-parego", pytest.approx(0.35), True]]
+    assert at50["cases"] == 1 and at50["bounds"]["botorch-parego"] == pytest.approx([7 / 3] * 2)
+    # After 100 trials its median is at least 0.35, so above ars's 0.3 and gp's 0.2: first.
+    at100 = result["checkpoints"]["hv@100"]["rank_bounds"]
+    assert at100["floors"] == [["P3", "botorch-parego", pytest.approx(0.35), False]]
+    assert at100["cases"] == 1 and at100["bounds"]["ars"] == pytest.approx([5 / 3] * 2)
+    assert at100["bounds"]["gp"] == pytest.approx([2.0, 2.0])
+    assert (at100["lowest_alone"], at100["lowest_tied"]) == (1, 0)
 
 
 def test_targets_too_many_missing_cells_exit_2(
