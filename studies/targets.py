@@ -13,8 +13,9 @@ sampler is complete; beside that, each missing median is put at every place it c
 the peers' medians on its problem (below all, between each two, above all), and the range of
 every mean rank over all these cases bounds what the missing runs can change. Where the cell
 has shorter runs of every seed (a 50-trial study of a 100-trial suite), their median is exact
-at the checkpoints they reach, and a floor beyond: the hypervolume of the points found so far
-never falls as trials are added, so neither does a median over seeds.
+at the checkpoints they reach, and a floor beyond: a seeded run reproduces, so the longer run
+would begin with the shorter, and the hypervolume of the points found so far never falls as
+trials are added, so neither does a median over seeds.
 
     python -m studies.targets results/full100_*.json --checkpoints 25,50,100 \\
         --out results/targets100.json
