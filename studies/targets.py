@@ -91,7 +91,8 @@ def evaluate(
     problems = sorted({p for p, _ in median})
     samplers = sorted({s for _, s in median})
     missing = [(p, s) for p in problems for s in samplers if (p, s) not in median]
-    common = [r for r in rows if not any(p == r["problem"] for p, _ in missing)]
+    gapped = {p for p, _ in missing}
+    common = [r for r in rows if r["problem"] not in gapped]
     peers = [s for s in samplers if s != sampler]
     result: dict[str, Any] = {
         "rows": rows,
@@ -149,12 +150,11 @@ def rank_bounds(
     for cell in missing:
         known = sorted({r[key][0] for r in rows if r["problem"] == cell[0]})  # (k,)
         edges = [known[0] - 1.0, *known, known[-1] + 1.0]
-        gaps = list(itertools.pairwise(edges))  # (k + 1,)
         floor, exact = floors.get(cell, (-math.inf, False))
         if exact:
             places.append([floor])
-        else:
-            places.append([(lo + hi) / 2 for lo, hi in gaps if hi > floor])
+        else:  # one value inside each of the k + 1 gaps that reach above the floor
+            places.append([(lo + hi) / 2 for lo, hi in itertools.pairwise(edges) if hi > floor])
     n_cases = math.prod(len(values) for values in places)
     if n_cases > _MAX_CASES:
         raise ValueError(f"{len(missing)} missing cells give {n_cases} cases (> {_MAX_CASES})")
