@@ -122,8 +122,11 @@ def build_acquisition(
     observed range as the normalisation), else the upper row of ``loss_bounds`` if given, else
     the nadir of the feasible front and of the front of all points (the elementwise worse),
     plus 10 % of the observed range (BoTorch's ``infer_reference_point`` takes 10 % of the
-    front's range, which is zero for a one-point front). With one direction per trial (3 seeds,
-    40 trials) the feasible front's nadir, against the worst observed losses plus 10 %, gave
+    front's range, which is zero for a one-point front); with no feasible point, the worst
+    observed losses plus 10 %. A loss observed at one value ``v`` only has range ``|v|`` (1 if
+    ``v = 0``) here, so its reference is ``v + 0.1 |v|`` (0.1 for ``v = 0``). With one
+    direction per trial (3 seeds, 40 trials) the feasible front's nadir, against the worst
+    observed losses plus 10 %, gave
     BraninCurrin 0.917 against 0.698 and ConstrainedBraninCurrin 0.983 against 0.948, but
     C2DTLZ2 0.299 against 0.665: its few feasible points sat on one of its three feasible
     pieces of front, the reference next to them, and the proposals stayed on that piece (seed
@@ -145,7 +148,11 @@ def build_acquisition(
         high = losses.max(0).values if reference_point is None else reference_point  # (m,)
         loss_bounds = torch.stack([losses.min(0).values, high.to(losses)])  # (2, m)
     low, high = loss_bounds.min(0).values, loss_bounds.max(0).values  # (m,) each
-    scale = torch.where(high > low, high - low, torch.ones_like(low))  # (m,)
+    # A loss observed at one value only (e.g. every start-up network at chance) has no range:
+    # its unit is then the value's own size (1 for a value of 0), so that the 10 % margin of
+    # the reference point below is 10 % of the value, whatever units the loss is in.
+    size = torch.where(low != 0, low.abs(), torch.ones_like(low))  # (m,)
+    scale = torch.where(high > low, high - low, size)  # (m,)
     cons_scale = cons.abs().amax(0, keepdim=True).clamp_min(1e-300)  # (1, c)
     Y = torch.cat([(losses - low) / scale, cons / cons_scale], 1)  # (n, m + c)
     with torch.random.fork_rng(devices=[]):
@@ -164,10 +171,12 @@ def build_acquisition(
     if scalarization in ("reference", "hypervolume"):
         # The reference point in the GPs' units (losses on [0, 1] over the observed range):
         # the user's upper bounds (1), else the worst value of each loss on the feasible front
-        # or on the front of all points, feasible or not, plus 10 % of the observed range (1.1
-        # with no feasible point). Measured against the worst observed value plus 10 %
-        # (Optuna's GPSampler's choice) and the feasible front alone: see the docstring.
-        reference = torch.full((m,), 1.0 if given_bounds else 1.1, device=device)  # (m,)
+        # or on the front of all points, feasible or not, plus 10 % of the observed range
+        # (the worst observed value plus 10 % with no feasible point: 1.1, or 0.1 for a loss
+        # of zero range). Measured against the worst observed value plus 10 % (Optuna's
+        # GPSampler's choice) and the feasible front alone: see the docstring.
+        worst = torch.ones(m, dtype=Y.dtype) if given_bounds else Y[:, :m].amax(0) + 0.1
+        reference = worst.float().to(device)  # (m,)
         if reference_point is not None:
             reference = ((reference_point - low) / scale).float().to(device)
         elif not given_bounds and bool(front.any()):

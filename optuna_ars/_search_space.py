@@ -6,12 +6,18 @@ step on each side so that every grid value owns an equal share of [0, 1], and de
 to the grid. A categorical parameter with k choices takes k one-hot coordinates; decoding takes
 the arg-max. Values come and go in Optuna's *internal* representation (floats; a categorical
 is its choice index), so this module needs nothing from Optuna itself.
+
+Many unit-cube points decode to one configuration of the grid and categorical parameters:
+``snap`` moves a point to the encoding of the configuration it decodes to, which is where the
+sampler compares proposals with known points and evaluates their reward; ``neighbours`` and
+``sample`` give other configurations to choose from when every proposal decodes to a known one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import itertools
 import math
 
 import numpy as np
@@ -38,6 +44,20 @@ class ParamSpec:
     @property
     def is_categorical(self) -> bool:
         return self.n_choices > 0
+
+    @property
+    def is_discrete(self) -> bool:
+        """Whether the parameter takes finitely many values (categorical, or on a grid)."""
+        return self.is_categorical or self.step is not None
+
+    def values(self) -> list[float]:
+        """Every internal value of a discrete parameter, in order."""
+        if self.is_categorical:
+            return [float(i) for i in range(self.n_choices)]
+        if self.step is None:
+            raise ValueError("a continuous parameter has no list of values")
+        n = math.floor((self.high - self.low) / self.step + 1e-9) + 1
+        return [min(self.low + i * self.step, self.high) for i in range(n)]  # as from_unit
 
     @property
     def width(self) -> int:
@@ -84,6 +104,13 @@ class SearchSpace:
         """Width D of the encoding."""
         return int(self._offsets[-1])
 
+    @property
+    def n_configurations(self) -> float:
+        """How many configurations the space has (``inf`` with a continuous parameter)."""
+        if not all(s.is_discrete for s in self.specs):
+            return math.inf
+        return float(math.prod(len(s.values()) for s in self.specs))
+
     def encode(self, values: np.ndarray) -> np.ndarray:
         """Internal values ``(n, P)`` -> unit-cube points ``(n, D)``."""
         values = np.atleast_2d(np.asarray(values, dtype=float))
@@ -107,3 +134,57 @@ class SearchSpace:
             else:
                 out.append(spec.from_unit(x[o]))
         return out
+
+    def snap(self, x: np.ndarray) -> np.ndarray:
+        """Points ``(..., D)`` moved to the encoding of the configuration they decode to.
+
+        Grid coordinates go to their value's coordinate, a categorical's block to the one-hot
+        of its arg-max; continuous coordinates are returned bit for bit (no round trip)."""
+        out = np.array(x, dtype=float)  # (..., D), a copy
+        for j, spec in enumerate(self.specs):
+            o = self._offsets[j]
+            if spec.is_categorical:
+                block = out[..., o : o + spec.width]  # (..., k)
+                out[..., o : o + spec.width] = np.arange(spec.width) == block.argmax(-1)[..., None]
+            elif spec.step is not None:
+                flat = out[..., o].reshape(-1)
+                out[..., o] = np.reshape(
+                    [spec.to_unit(spec.from_unit(u)) for u in flat], out.shape[:-1]
+                )
+        return out
+
+    def neighbours(self, x: np.ndarray) -> np.ndarray:
+        """The configurations one discrete move away from each snapped point of ``(k, D)``:
+        a grid parameter one step up or down, a categorical any other choice. ``(k', D)``,
+        continuous coordinates kept."""
+        x = self.snap(np.atleast_2d(x))  # (k, D)
+        values = np.array([self.decode(p) for p in x])  # (k, P)
+        out = []
+        for j, spec in enumerate(self.specs):
+            if not spec.is_discrete:
+                continue
+            o, grid = self._offsets[j], spec.values()
+            for p, v in zip(x, values[:, j], strict=True):
+                i = min(range(len(grid)), key=lambda i: abs(grid[i] - v))
+                moves = range(len(grid)) if spec.is_categorical else (i - 1, i + 1)
+                for k in moves:
+                    if k != i and 0 <= k < len(grid):
+                        q = p.copy()
+                        q[o : o + spec.width] = self._encode_one(spec, grid[k])
+                        out.append(q)
+        return np.array(out).reshape(-1, self.dim)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``(n', D)`` configurations: all of them when the space has at most ``n``, else
+        ``n`` uniform unit-cube points snapped."""
+        if self.n_configurations <= n:
+            grid = itertools.product(*(s.values() for s in self.specs))
+            return self.encode(np.array(list(grid)))
+        return self.snap(rng.random((n, self.dim)))
+
+    @staticmethod
+    def _encode_one(spec: ParamSpec, value: float) -> np.ndarray:
+        """The coordinates ``(width,)`` of one parameter's internal value."""
+        if spec.is_categorical:
+            return (np.arange(spec.width) == int(value)).astype(float)
+        return np.array([spec.to_unit(value)])

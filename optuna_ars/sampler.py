@@ -43,6 +43,8 @@ _RELATIVE_PARAMS_KEY = "ars:relative_params"
 _DESIGN_SEED_KEY = "ars:design_seed"
 _SYSTEM_ATTR_MAX_LENGTH = 2045  # RDBStorage limit on one attribute value.
 _MIN_DISTANCE = 1e-3  # max-norm distance in the unit cube under which two points are one
+_MAX_STEPS_ASIDE = 8  # rounds of "publish, read, step aside" before a point is kept
+_N_UNSEEN = 1024  # configurations sampled when every candidate decodes to a known one
 
 
 class ARSSampler(BaseSampler):
@@ -270,17 +272,23 @@ class ARSSampler(BaseSampler):
             # proposing the same corner). Every worker publishes its point, then reads the
             # running and complete trials again: of two that chose one point, at least the
             # later reader sees the other's (published, or evaluated by now), and it takes
-            # its next best rollout state instead.
-            since = study._get_trials(
-                deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE)
-            )
-            others = _params_of_others(since, trial.number, names)
-            if others:
+            # its next best rollout state instead, publishes it and reads again (two that
+            # stepped aside at once may have met again: four threads with one seed did).
+            avoided = np.zeros((0, space.dim))  # (k, D)
+            for _ in range(_MAX_STEPS_ASIDE):
+                since = study._get_trials(
+                    deepcopy=False, states=(TrialState.RUNNING, TrialState.COMPLETE)
+                )
+                others = _params_of_others(since, trial.number, names)
+                if not others:
+                    break
                 clash = _clashes(space.encode(_internal_params(others, search_space)), x)
-                if len(clash):
-                    x, attrs = step_aside(clash)
-                    attrs["ars:stepped_aside"] = True
-                    _publish(study, trial, search_space, space, x, chunks)
+                if not len(clash):
+                    break
+                avoided = np.concatenate([avoided, clash])
+                x, attrs = step_aside(avoided)
+                attrs["ars:stepped_aside"] = True
+                chunks = _publish(study, trial, search_space, space, x, chunks)
         attrs["ars:seconds"] = round(time.perf_counter() - started, 4)
         for key, value in attrs.items():
             study._storage.set_trial_user_attr(trial._trial_id, key, value)
@@ -414,6 +422,11 @@ class ARSSampler(BaseSampler):
             self._gp_cache[key] = acq.gp_states
         generator = torch.Generator(device=device).manual_seed(seed)
         known = X if X_pending is None else torch.cat([X, X_pending])  # (n + p, D)
+        discrete = any(s.is_discrete for s in space.specs)
+
+        def snap(x: torch.Tensor) -> torch.Tensor:  # (..., D) -> (..., D)
+            return torch.as_tensor(space.snap(x.cpu().numpy())).to(x)
+
         proposal: Proposal = _ars.train_and_propose(
             acq.reward,
             acq.starts,
@@ -421,27 +434,32 @@ class ARSSampler(BaseSampler):
             generator=generator,
             known=known,
             min_distance=_MIN_DISTANCE,
+            snap=snap if discrete else None,
         )
 
-        def outcome(chosen: Proposal) -> tuple[np.ndarray, dict[str, Any]]:
-            if chosen.repeat:  # the model sees nothing new worth trying: explore at random
+        def outcome(
+            chosen: Proposal, avoid: torch.Tensor = known
+        ) -> tuple[np.ndarray, dict[str, Any]]:
+            x: torch.Tensor | None = chosen.x  # (D,)
+            attrs: dict[str, Any] = {"ars:policy": chosen.policy, "ars:reward": chosen.reward}
+            if chosen.repeat:
+                x, attrs = (
+                    _unseen(space, chosen, acq.reward, avoid, seed) if discrete else (None, {})
+                )
+            if x is None:  # the model sees nothing new worth trying: explore at random
                 return np.random.default_rng(seed).random(space.dim), {"ars:fallback": "repeat"}
-            predicted = acq.predicted_losses(chosen.x[None])[0].numpy() * sign
-            attrs: dict[str, Any] = {
-                "ars:policy": chosen.policy,
-                "ars:predicted_values": [float(v) for v in predicted],
-                "ars:reward": chosen.reward,
-            }
+            predicted = acq.predicted_losses(x[None])[0].numpy() * sign
+            attrs["ars:predicted_values"] = [float(v) for v in predicted]
             if acq.weights.dim() == 1:  # one scalarization (not "hypervolume"'s K directions)
                 attrs["ars:weights"] = [round(float(w), 6) for w in acq.weights]
             reference = acq.reference_losses()
             if m > 1 and reference is not None:  # one objective: the loss itself, no reference
                 attrs["ars:reference_point"] = [float(v) for v in reference.numpy() * sign]
-            return chosen.x.double().cpu().numpy(), attrs
+            return x.double().cpu().numpy(), attrs
 
         def step_aside(points: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
             also = torch.cat([known, torch.as_tensor(points)])  # (n + p + k, D)
-            return outcome(proposal.avoiding(also, min_distance=_MIN_DISTANCE))
+            return outcome(proposal.avoiding(also, min_distance=_MIN_DISTANCE), also)
 
         return (*outcome(proposal), step_aside)
 
@@ -557,6 +575,31 @@ def _publish(
         value = chunks[i] if i < len(chunks) else ""
         study._storage.set_trial_system_attr(trial._trial_id, f"{_RELATIVE_PARAMS_KEY}:{i}", value)
     return len(chunks)
+
+
+def _unseen(
+    space: SearchSpace,
+    chosen: Proposal,
+    reward: Callable[[Any], Any],
+    known: Any,  # (n, D) tensor
+    seed: int,
+) -> tuple[Any, dict[str, Any]]:
+    """When every candidate decodes to a known configuration: the best unknown one, by
+    reward, among the candidates' neighbours and ``_N_UNSEEN`` sampled configurations (all of
+    them in a smaller space); ``(None, {})`` when none is unknown."""
+    import torch
+
+    from optuna_ars._ars import best_unknown
+
+    order = chosen.rewards.reshape(-1).argsort(descending=True).cpu()  # (L H,)
+    near = space.neighbours(chosen.candidates.reshape(-1, space.dim)[order].cpu().numpy())
+    far = space.sample(_N_UNSEEN, np.random.default_rng(seed))
+    points = torch.as_tensor(np.concatenate([near, far])).to(chosen.candidates)  # (K, D)
+    rewards = reward(points)  # (K,)
+    best = best_unknown(points, rewards, known, min_distance=_MIN_DISTANCE)
+    if best is None:
+        return None, {}
+    return points[best], {"ars:fallback": "unseen", "ars:reward": float(rewards[best])}
 
 
 def _clashes(points: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -53,7 +53,10 @@ def test_ars_measures_hypervolume_from_the_limits(
         assert reference == pytest.approx(expected)
     else:  # a front's nadir of the two observed networks plus 10 % of their range
         earlier = np.array([t.values for t in study.trials[:2]])  # (2, 4)
-        margin = 0.1 * np.ptp(earlier, 0)
+        # An objective at one value v for both (two networks at chance: same error) has no
+        # range: its margin is 10 % of |v| (of 1 for v = 0), whatever the networks learned.
+        size = np.where(earlier.min(0) != 0, np.abs(earlier.min(0)), 1.0)
+        margin = 0.1 * np.where(np.ptp(earlier, 0) > 0, np.ptp(earlier, 0), size)
         assert (np.array(reference) >= earlier.min(0) + margin * (1 - 1e-5)).all()
         assert (np.array(reference) <= earlier.max(0) + margin * (1 + 1e-5)).all()
 

@@ -162,3 +162,22 @@ def test_a_given_reference_point_spans_the_normalisation_from_the_best_losses() 
     assert reference_losses is not None
     torch.testing.assert_close(reference_losses, reference, rtol=1e-6, atol=0.0)
     torch.testing.assert_close(acq.reference, torch.ones(2))  # a unit box from the best losses
+
+
+@pytest.mark.parametrize("feasible", [True, False])
+def test_a_loss_of_zero_range_takes_ten_percent_of_its_value_as_margin(feasible: bool) -> None:
+    # Loss 0 sits at 0.75 for every point (every start-up network at chance), loss 1 ranges
+    # over [10, 30], loss 2 is 0 everywhere: margins 0.075, 2 and 0.1 (zero has unit size).
+    X = torch.linspace(0, 1, 3, dtype=torch.float64)[:, None]  # (3, 1)
+    losses = torch.tensor(
+        [[0.75, 10.0, 0.0], [0.75, 20.0, 0.0], [0.75, 30.0, 0.0]], dtype=torch.float64
+    )
+    cons = torch.full((3, 1), -1.0 if feasible else 1.0, dtype=torch.float64)
+    # The feasible front is the one point (0.75, 10, 0); its nadir is raised to the front of
+    # all points, the same point. With no feasible point: the worst observed losses.
+    worst = torch.tensor([0.75, 10.0 if feasible else 30.0, 0.0], dtype=torch.float64)
+    for kind in ("hypervolume", "reference"):
+        reference = _build(losses, X, cons, scalarization=kind).reference_losses()
+        assert reference is not None
+        expected = worst + torch.tensor([0.075, 2.0, 0.1], dtype=torch.float64)
+        torch.testing.assert_close(reference, expected, rtol=1e-6, atol=1e-7)

@@ -268,12 +268,18 @@ def test_invalid_arguments_name_the_bad_value(kwargs: dict[str, Any], name: str)
         ARSSampler(**kwargs)
 
 
-def test_default_device_is_cpu_without_cuda() -> None:
+@pytest.mark.parametrize("cuda", [True, False])
+def test_default_device_is_cuda_when_present_else_cpu(
+    monkeypatch: pytest.MonkeyPatch, cuda: bool
+) -> None:
     import torch
 
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert ARSSampler()._device_name == expected
-    assert np.isfinite(ARSSampler(objective_bounds=[(0.0, 1.0)])._objective_bounds).all()  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert ARSSampler()._device_name == ("cuda" if cuda else "cpu")
+    assert ARSSampler(device="cpu")._device_name == "cpu"  # asked for: kept either way
+    if not cuda:
+        with pytest.raises(ValueError, match="'cuda:0' was asked for but CUDA"):
+            ARSSampler(device="cuda:0")
 
 
 @pytest.mark.parametrize("meanwhile", ["published", "evaluated"])
@@ -321,3 +327,22 @@ def test_a_point_another_worker_took_while_training_is_avoided(
     assert "ars:policy" in stored.user_attrs  # the next best rollout state, not a random point
     assert stored.user_attrs["ars:stepped_aside"] is True
     assert json.loads(stored.system_attrs["ars:relative_params:0"]) == {"x": x, "y": y}
+
+
+@pytest.mark.parametrize("directions", [["minimize"], ["minimize", "maximize"]])
+def test_a_discrete_space_is_not_repeated_while_a_configuration_is_unevaluated(
+    directions: list[str],
+) -> None:
+    # 5 ints x 3 categories = 15 configurations, 15 trials: every one evaluated once.
+    def objective(trial: optuna.Trial) -> Any:
+        i = trial.suggest_int("i", 0, 4)
+        c = trial.suggest_categorical("c", ["a", "b", "c"])
+        first = (i - 3) ** 2 + "abc".index(c)
+        return first if len(directions) == 1 else (first, i * "abc".index(c))
+
+    sampler = small_sampler(n_startup_trials=5, seed=0)
+    study = optuna.create_study(directions=directions, sampler=sampler)
+    study.optimize(objective, n_trials=15)
+    assert len({(t.params["i"], t.params["c"]) for t in study.trials}) == 15
+    modelled = [t for t in study.trials if "ars:predicted_values" in t.user_attrs]
+    assert len(modelled) == 10  # no random fallback was needed
