@@ -444,39 +444,12 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     written = [args.out]
     if not args.no_plot:
+        from studies.figures import plot_hv  # here: studies.figures imports this module
+
         written.append(args.out.with_suffix(".png"))
-        plot_runs(runs, written[-1])
+        plot_hv(runs, written[-1])
     print("wrote " + ", ".join(map(str, written)))
     return 0
-
-
-def plot_runs(runs: list[dict[str, Any]], path: Path) -> None:
-    """HV against trials: per problem one panel, per sampler the median over seeds and its
-    range (min to max)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    problems = list(dict.fromkeys(r["problem"] for r in runs))
-    cols = min(len(problems), 4)
-    rows = -(-len(problems) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
-    for ax, problem in zip(axes.flat, problems, strict=False):
-        mine = [r for r in runs if r["problem"] == problem]
-        for sampler in dict.fromkeys(r["sampler"] for r in mine):
-            n = min(len(r["hv"]) for r in mine if r["sampler"] == sampler)
-            hv = np.array([r["hv"][:n] for r in mine if r["sampler"] == sampler])  # (S, n)
-            trials = np.arange(1, n + 1)
-            (line,) = ax.plot(trials, np.median(hv, 0), label=sampler)
-            ax.fill_between(trials, hv.min(0), hv.max(0), color=line.get_color(), alpha=0.15)
-        ax.set(title=problem, xlabel="trial", ylabel="HV")  # normalised where a maximum is known
-    for ax in axes.flat[len(problems) :]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
