@@ -166,7 +166,7 @@ def _ars_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     below the observed fronts' nadir plus 10 %, which moves as the front grows. BasicMotions,
     seeds 0-3, 150 trials: median HV higher after 50 and 100 trials (0.585 against 0.547,
     0.699 against 0.598), the same within the spread after 150 (0.750 against 0.742), lower
-    after 25 (docs/benchmarks.md, "The evaluator's study as a problem")."""
+    after 25 (docs/benchmarks.md, "The evaluator's study (BasicMotions)")."""
     if args.sampler != "ars" or args.reference == "observed":
         return {}
     return {"objective_bounds": _limits(args).objective_bounds()}
