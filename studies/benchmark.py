@@ -444,8 +444,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     written = [args.out]
     if not args.no_plot:
-        written.append(args.out.with_suffix(".png"))
-        plot_runs(runs, written[-1])
+        try:
+            plot_runs(runs, args.out.with_suffix(".png"))
+            written.append(args.out.with_suffix(".png"))
+        except ModuleNotFoundError as err:  # matplotlib is in the optional extra
+            print(f"plot skipped: {err.name} is not installed (pip install 'optuna-ars[studies]')")
     print("wrote " + ", ".join(map(str, written)))
     return 0
 
