@@ -307,13 +307,13 @@ def run_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 
 def _positive_int(text: str) -> int:
-    """A positive whole number, also in scientific notation (``1e6``, ``256e3``)."""
+    """A positive integer, also in scientific notation (``1e6``, ``256e3``)."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value >= 1 and value == int(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return int(value)
 
 

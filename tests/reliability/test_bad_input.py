@@ -22,15 +22,15 @@ from studies.workers import make_storage
 from studies.workers import run_workers
 
 BAD_FLAGS = [
-    (["--trials", "abc"], "argument --trials: must be a positive whole number, got 'abc'"),
+    (["--trials", "abc"], "argument --trials: must be a positive integer, got 'abc'"),
     (["--trials", "-3"], "-3"),
     (["--epoch-scale", "nan"], "nan"),
     (["--epoch-scale", "x"], "argument --epoch-scale: must be a positive number, got 'x'"),
     (["--time-limit", "0"], "got '0'"),
-    (["--flash-limit", "0"], "argument --flash-limit: must be a positive whole number, got '0'"),
-    (["--flash-limit", "2.5e5.1"], "argument --flash-limit: must be a positive whole number"),
-    (["--sram-limit", "1.5"], "argument --sram-limit: must be a positive whole number, got '1.5'"),
-    (["--sram-limit", "0e3"], "argument --sram-limit: must be a positive whole number, got '0e3'"),
+    (["--flash-limit", "0"], "argument --flash-limit: must be a positive integer, got '0'"),
+    (["--flash-limit", "2.5e5.1"], "argument --flash-limit: must be a positive integer"),
+    (["--sram-limit", "1.5"], "argument --sram-limit: must be a positive integer, got '1.5'"),
+    (["--sram-limit", "0e3"], "argument --sram-limit: must be a positive integer, got '0e3'"),
     (["--flash-limit", "inf"], "got 'inf'"),
     (["--sampler", "cmaes"], "'cmaes'"),
     (["--model", "vgg"], "'vgg'"),
