@@ -153,7 +153,10 @@ def _natural(label: str) -> tuple[int, Any]:
 
 def _require_root(name: str, root: str | os.PathLike[str] | None) -> Path:
     if root is None:
-        raise ValueError(f"dataset {name!r} needs root=<folder with its files>; none given")
+        raise ValueError(
+            f"dataset {name!r} needs root=<folder with its files> (command line: "
+            "--root FOLDER); none given"
+        )
     path = Path(root)
     if not path.is_dir():
         raise FileNotFoundError(f"dataset {name!r}: root {str(path)!r} is not a directory")
@@ -190,7 +193,8 @@ def _read_ts_pair(
         if name.lower() not in BUNDLED:
             raise ValueError(
                 f"dataset {name!r} is not bundled with aeon (bundled: {sorted(BUNDLED)}); "
-                "pass root=<folder with its <Name>_TRAIN.ts and <Name>_TEST.ts>"
+                "pass root=<folder with its <Name>_TRAIN.ts and <Name>_TEST.ts> (command line: "
+                "--root FOLDER)"
             )
         import aeon.datasets
 

@@ -356,9 +356,16 @@ class Objective:
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         _, flash, sram, flops = result.values
-        trial.set_constraint("flash", flash - self.limits.flash)
-        trial.set_constraint("sram", sram - self.limits.sram)
-        trial.set_constraint("flops", flops - self.limits.flops)
+        slack = {
+            "flash": flash - self.limits.flash,
+            "sram": sram - self.limits.sram,
+            "flops": flops - self.limits.flops,
+        }
+        for key, value in slack.items():
+            trial.set_constraint(key, value)
+        # optuna-dashboard's trial page shows user attrs, not constraints: name the limits
+        # this network exceeds there (an empty list: deployable).
+        trial.set_user_attr("over_limits", [key for key, value in slack.items() if value > 0])
         model = result.deliverable
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from optuna_ars._constraints import named as named_constraints
 from optuna_ars.sampler import ARSSampler
 
-__all__ = ["ARSSampler"]
+__all__ = ["ARSSampler", "named_constraints"]
 __version__ = "0.1.0"

@@ -115,7 +115,13 @@ def fit_gps(
             model = build(Y[:, j : j + 1])
         warm = previous[j] if previous is not None and j < len(previous) else None
         if warm is not None:
-            model.load_state_dict(warm, strict=False)
+            try:
+                model.load_state_dict(warm, strict=False)
+            except RuntimeError:  # shapes of another kernel (e.g. stored by another version)
+                warm = None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", InputDataWarning)
+                    model = build(Y[:, j : j + 1])
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # BoTorch's retry chatter; failures raise.

@@ -28,6 +28,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_ars import _constraints as _constraints_mod
 from optuna_ars._search_space import ParamSpec
 from optuna_ars._startup import derive_seed
 from optuna_ars._startup import lhs_unit_value
@@ -41,6 +42,7 @@ _logger = logging.getLogger(__name__)
 
 _RELATIVE_PARAMS_KEY = "ars:relative_params"
 _DESIGN_SEED_KEY = "ars:design_seed"
+_GP_STATES_KEY = "ars:gp_states"  # study system attrs: fitted GP hyperparameters, per key
 _SYSTEM_ATTR_MAX_LENGTH = 2045  # RDBStorage limit on one attribute value.
 _MIN_DISTANCE = 1e-3  # max-norm distance in the unit cube under which two points are one
 _MAX_STEPS_ASIDE = 8  # rounds of "publish, read, step aside" before a point is kept
@@ -211,8 +213,8 @@ class ARSSampler(BaseSampler):
         self._independent_sampler = independent_sampler or optuna.samplers.RandomSampler(seed=seed)
         self._warn_independent_sampling = warn_independent_sampling
         self._intersection = optuna.search_space.IntersectionSearchSpace()
-        # Warm starts for the GP fits, keyed by (input width, outputs): a speed-up only; a
-        # process without it proposes from storage alone.
+        # Warm starts for the GP fits, keyed by (input width, outputs): a speed-up only. A
+        # process without an entry starts from the hyperparameters stored in the study.
         self._gp_cache: dict[tuple[int, int], list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
@@ -331,6 +333,9 @@ class ARSSampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        if state in (TrialState.COMPLETE, TrialState.PRUNED):
+            # optuna-dashboard 0.21 marks infeasible trials from the list form only.
+            _constraints_mod.write_list_form(study._storage, trial)
         self._independent_sampler.after_trial(study, trial, state, values)
 
     # -- internals -----------------------------------------------------------------------
@@ -390,6 +395,16 @@ class ARSSampler(BaseSampler):
         key = (space.dim, m + cons.shape[1])
         with self._lock:
             previous = self._gp_cache.get(key)
+        if previous is None:  # this process's first fit: start from the study's stored one
+            previous = _load_gp_states(study, key)
+            _logger.info(
+                f"ARSSampler: fitting the surrogate ({key[1]} GPs) on {len(trials)} trials, "
+                + (
+                    "warm-started from the hyperparameters stored in the study"
+                    if previous is not None
+                    else "from scratch (no stored hyperparameters)"
+                )
+            )
         X_pending = (
             torch.as_tensor(space.encode(_internal_params(pending, search_space)))
             if pending
@@ -420,6 +435,7 @@ class ARSSampler(BaseSampler):
         )
         with self._lock:
             self._gp_cache[key] = acq.gp_states
+        _store_gp_states(study, key, acq.gp_states)
         generator = torch.Generator(device=device).manual_seed(seed)
         known = X if X_pending is None else torch.cat([X, X_pending])  # (n + p, D)
         discrete = any(s.is_discrete for s in space.specs)
@@ -530,15 +546,17 @@ def _clip_inf(values: np.ndarray) -> np.ndarray:
 
 
 def _constraints(trials: list[FrozenTrial]) -> np.ndarray:
-    """Constraint values ``(n, c)`` with keys sorted; the same keys are required of all."""
-    keys = [sorted(t.constraints) for t in trials]
+    """Constraint values ``(n, c)`` with keys sorted; the same keys are required of all. Each
+    constraint counts once (not again from the list form :meth:`ARSSampler.after_trial` adds)."""
+    named = [_constraints_mod.named(t) for t in trials]
+    keys = [sorted(c) for c in named]
     if any(k != keys[0] for k in keys):
         bad = next(i for i, k in enumerate(keys) if k != keys[0])
         raise ValueError(
             f"every trial must set the same constraint keys: trial {trials[0].number} set "
             f"{keys[0]}, trial {trials[bad].number} set {keys[bad]}"
         )
-    vals = np.array([[t.constraints[k] for k in keys[0]] for t in trials], dtype=float)
+    vals = np.array([[c[k] for k in keys[0]] for c in named], dtype=float)
     return _clip_inf(vals.reshape(len(trials), len(keys[0])))
 
 
@@ -568,9 +586,7 @@ def _publish(
     other workers see it before the trial suggests every parameter; chunks beyond the new
     text, left from ``written`` earlier ones, are emptied. Returns the chunks written."""
     text = json.dumps(_params(search_space, space, x))
-    chunks = [
-        text[i : i + _SYSTEM_ATTR_MAX_LENGTH] for i in range(0, len(text), _SYSTEM_ATTR_MAX_LENGTH)
-    ]
+    chunks = _chunks(text)
     for i in range(max(len(chunks), written)):
         value = chunks[i] if i < len(chunks) else ""
         study._storage.set_trial_system_attr(trial._trial_id, f"{_RELATIVE_PARAMS_KEY}:{i}", value)
@@ -600,6 +616,51 @@ def _unseen(
     if best is None:
         return None, {}
     return points[best], {"ars:fallback": "unseen", "ars:reward": float(rewards[best])}
+
+
+def _chunks(text: str) -> list[str]:
+    """``text`` in pieces that fit one RDB attribute."""
+    return [
+        text[i : i + _SYSTEM_ATTR_MAX_LENGTH] for i in range(0, len(text), _SYSTEM_ATTR_MAX_LENGTH)
+    ]
+
+
+def _gp_states_key(key: tuple[int, int]) -> str:
+    return f"{_GP_STATES_KEY}:{key[0]}x{key[1]}"
+
+
+def _store_gp_states(
+    study: optuna.Study, key: tuple[int, int], states: list[dict[str, Any]]
+) -> None:
+    """Store the fitted GP hyperparameters (a few numbers per input dimension and output) in
+    the study's system attrs, as JSON in chunks of the RDB's limit and then the chunk count:
+    another process's first fit on the study starts from them (see ``_propose``)."""
+    text = json.dumps([{k: v.tolist() for k, v in state.items()} for state in states])
+    chunks = _chunks(text)
+    name = _gp_states_key(key)
+    for i, chunk in enumerate(chunks):
+        study._storage.set_study_system_attr(study._study_id, f"{name}:{i}", chunk)
+    study._storage.set_study_system_attr(study._study_id, f"{name}:n", len(chunks))
+
+
+def _load_gp_states(study: optuna.Study, key: tuple[int, int]) -> list[dict[str, Any]] | None:
+    """The GP hyperparameters :func:`_store_gp_states` stored for ``key``; ``None`` when there
+    are none or they cannot be read (e.g. two workers' chunks mixed): a cold fit then."""
+    import torch
+
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    name = _gp_states_key(key)
+    n = attrs.get(f"{name}:n")
+    if not isinstance(n, int):
+        return None
+    try:
+        states = json.loads("".join(attrs[f"{name}:{i}"] for i in range(n)))
+        out = [
+            {k: torch.tensor(v, dtype=torch.float64) for k, v in state.items()} for state in states
+        ]
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return out if len(out) == key[1] else None
 
 
 def _clashes(points: np.ndarray, x: np.ndarray) -> np.ndarray:

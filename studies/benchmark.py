@@ -446,8 +446,11 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.no_plot:
         from studies.figures import plot_hv  # here: studies.figures imports this module
 
-        written.append(args.out.with_suffix(".png"))
-        plot_hv(runs, written[-1])
+        try:
+            plot_hv(runs, args.out.with_suffix(".png"))
+            written.append(args.out.with_suffix(".png"))
+        except ModuleNotFoundError as err:  # matplotlib is in the optional extra
+            print(f"plot skipped: {err.name} is not installed (pip install 'optuna-ars[studies]')")
     print("wrote " + ", ".join(map(str, written)))
     return 0
 

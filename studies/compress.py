@@ -20,8 +20,11 @@ it in TensorFlow Lite Micro: the values and constraints then come from it (TFLM 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from collections.abc import Sequence
+import contextlib
 import functools
+import logging
 import math
 from pathlib import Path
 import sys
@@ -32,16 +35,25 @@ import optuna
 
 from evaluators.objective import DEFAULT_EPOCH_SCALE
 from evaluators.objective import DIRECTIONS
+from evaluators.objective import OBJECTIVE_NAMES
 from evaluators.objective import Limits
 from evaluators.objective import Objective
 from evaluators.objective import make_objective
 from evaluators.train import EvaluationError
+from studies import report
 from studies.benchmark import make_sampler
 from studies.benchmark import worker_sampler
 from studies.workers import make_storage
 from studies.workers import run_workers
 
 SAMPLER_CHOICES = ("ars", "gp", "tpe", "nsga2", "random")
+# The study's metric names (optuna-dashboard's axes, `studies report`'s columns), with --tflm.
+TFLM_OBJECTIVE_NAMES = (
+    "1 - val accuracy (TFLM)",
+    "flash bytes (.tflite)",
+    "SRAM bytes (TFLM arena)",
+    "FLOPs",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,8 +161,17 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
         else ["1-val_acc_int8", "flash_bytes", "sram_bytes", "flops"]
     )
     study.set_user_attr("objectives", names)
+    if study.metric_names is None:  # a new study, or one made before they were set
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(TFLM_OBJECTIVE_NAMES if args.tflm else OBJECTIVE_NAMES))
     # The box of deployable networks, for `studies report`'s hypervolume (whatever the sampler).
     study.set_user_attr("reference_point", [hi for _, hi in limits.objective_bounds()])
+    study.set_user_attr("ideal_point", [lo for lo, _ in limits.objective_bounds()])
+    # A network no more accurate than always answering the most common training label is not
+    # a result: the printed fronts leave such networks out (studies.report.at_chance).
+    y = objective.data.y_train
+    study.set_user_attr(report.CHANCE_ATTR, float(y.bincount().max()) / len(y))
     return study, objective
 
 
@@ -175,10 +196,11 @@ def _ars_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def run(study: optuna.Study, objective: Objective, *, trials: int, progress: bool) -> None:
     """Run ``trials`` more trials (failures recorded, the study goes on), print the front."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(
-        objective, n_trials=trials, catch=(EvaluationError,), show_progress_bar=progress
-    )
-    print(front_table(study))
+    with _sampler_messages():
+        study.optimize(
+            objective, n_trials=trials, catch=(EvaluationError,), show_progress_bar=progress
+        )
+    finish(study)
 
 
 def run_parallel(study: optuna.Study, objective: Objective, *, args: argparse.Namespace) -> None:
@@ -201,13 +223,37 @@ def run_parallel(study: optuna.Study, objective: Objective, *, args: argparse.Na
     if any(codes):
         print(f"workers exited with codes {codes}", file=sys.stderr)
     storage = make_storage(args.storage, heartbeat=False)
-    print(front_table(optuna.load_study(study_name=study.study_name, storage=storage)))
+    finish(optuna.load_study(study_name=study.study_name, storage=storage))
+
+
+def finish(study: optuna.Study) -> None:
+    """Print the front; save the hypervolume graph of all trials so far for optuna-dashboard."""
+    print(front_table(study))
+    print(report.save_dashboard_graph(study))
+
+
+@contextlib.contextmanager
+def _sampler_messages() -> Iterator[None]:
+    """Show ARSSampler's INFO lines (e.g. that it is fitting its surrogate from scratch on a
+    resumed study) on stderr while the study runs."""
+    logger = logging.getLogger("optuna_ars")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def front_table(study: optuna.Study) -> str:
     """The feasible Pareto front as a text table (best accuracy first); accuracies are the
     deliverable's (TFLM's with ``--tflm``, else onnxruntime's int8)."""
-    feasible = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
+    front = [t for t in study.best_trials if all(v <= 0 for v in t.constraints.values())]
+    feasible = [t for t in front if not report.at_chance(study, t)]
     done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     failed = sum(t.state == optuna.trial.TrialState.FAIL for t in study.trials)
     lines = [
@@ -225,6 +271,8 @@ def front_table(study: optuna.Study) -> str:
             f"{t.values[2] / 1024:>8.1f} {t.values[3] / 1e6:>8.2f}  "
             f"{a.get('artifact_id', a.get('onnx_path', a.get('tflite_path', '-')))}"
         )
+    if len(feasible) < len(front):
+        lines.append(report.chance_note(study, len(front) - len(feasible)))
     return "\n".join(lines)
 
 
@@ -259,16 +307,24 @@ def run_checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    """A positive integer, also in scientific notation (``1e6``, ``256e3``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1 and value == int(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return int(value)
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    """A positive finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
     if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
 
 

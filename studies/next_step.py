@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import optuna
 
+from optuna_ars._constraints import LIST_KEY
 from studies.benchmark import PROBLEMS
 from studies.benchmark import SAMPLERS
 from studies.benchmark import make_objective
@@ -62,7 +63,19 @@ def next_steps(
         directions=directions, sampler=make_sampler(history, seed, n_startup, **kw)
     )
     base.optimize(objective, n_trials=n_trials)
-    past = base.trials
+    # Without the list-form constraints ARSSampler adds for optuna-dashboard: a peer reading
+    # trial.constraints would see each constraint twice.
+    past = [
+        optuna.trial.create_trial(
+            state=t.state,
+            params=t.params,
+            distributions=t.distributions,
+            values=t.values,
+            user_attrs=t.user_attrs,
+            system_attrs={k: v for k, v in t.system_attrs.items() if k != LIST_KEY},
+        )
+        for t in base.trials
+    ]
     rows = []
     for k in range(first, n_trials, every):
         before = _hypervolume(past[:k], problem)

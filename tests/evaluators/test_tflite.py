@@ -27,6 +27,7 @@ from evaluators.tflite import run_tflm
 from evaluators.tflite import tflite_float_ops
 from evaluators.train import accuracy
 from evaluators.train import train_and_prune
+from optuna_ars import named_constraints
 from studies.__main__ import main
 from tests.evaluators.conftest import small_config
 
@@ -194,7 +195,7 @@ def test_compress_tflm_end_to_end(
         a["tflm_arena_bytes"],
         a["flops"],
     ]
-    assert trial.constraints == {
+    assert named_constraints(trial) == {
         "flash": a["tflite_bytes"] - 1_000_000,
         "sram": a["tflm_arena_bytes"] - 256 * 1024,
         "flops": a["flops"] - 1e9,

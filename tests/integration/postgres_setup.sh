@@ -8,6 +8,10 @@
 # 127.0.0.1 only (Debian's default). All progress goes to stderr; stdout is the URL alone.
 # Exits non-zero, with the reason on stderr, when anything fails.
 #
+#   bash tests/integration/postgres_setup.sh stop
+#
+# stops that cluster again (`.ci/run` does, on exit, when the server was not running before).
+#
 # Every step runs with stdout sent to stderr and stdin from /dev/null: the server daemon that
 # apt's post-install or pg_ctlcluster starts inherits the step's descriptors, and one holding the
 # caller's `$(...)` pipe would keep that substitution waiting for ever.
@@ -44,6 +48,17 @@ _setup() {
     fi
     PGPASSWORD=$password psql -q -h 127.0.0.1 -p "$port" -U "$user" -d "$db" -c "SELECT 1" >/dev/null
 }
+_stop() {
+    command -v pg_lsclusters >/dev/null || return 0
+    read -r version cluster _ status _ < <(pg_lsclusters -h | head -1)
+    if [ "$status" = online ]; then
+        pg_ctlcluster "$version" "$cluster" stop
+    fi
+}
+if [ "${1:-}" = stop ]; then
+    _stop >&2 </dev/null
+    exit
+fi
 _setup >&2 </dev/null  # runs in this shell: `port` is set
 echo "postgresql+psycopg2://$user:$password@127.0.0.1:$port/$db"
 

@@ -7,6 +7,7 @@ value, a non-zero exit (2 for the CLI), no traceback, and nothing written to the
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 import subprocess
@@ -21,15 +22,22 @@ from studies.workers import make_storage
 from studies.workers import run_workers
 
 BAD_FLAGS = [
-    (["--trials", "abc"], "'abc'"),
+    (["--trials", "abc"], "argument --trials: must be a positive integer, got 'abc'"),
     (["--trials", "-3"], "-3"),
     (["--epoch-scale", "nan"], "nan"),
-    (["--time-limit", "0"], "got 0"),
-    (["--flash-limit", "0"], "got 0"),
+    (["--epoch-scale", "x"], "argument --epoch-scale: must be a positive number, got 'x'"),
+    (["--time-limit", "0"], "got '0'"),
+    (["--flash-limit", "0"], "argument --flash-limit: must be a positive integer, got '0'"),
+    (["--flash-limit", "2.5e5.1"], "argument --flash-limit: must be a positive integer"),
+    (["--sram-limit", "1.5"], "argument --sram-limit: must be a positive integer, got '1.5'"),
+    (["--sram-limit", "0e3"], "argument --sram-limit: must be a positive integer, got '0e3'"),
+    (["--flash-limit", "inf"], "got 'inf'"),
     (["--sampler", "cmaes"], "'cmaes'"),
     (["--model", "vgg"], "'vgg'"),
     (["--dataset", "NoSuchSet"], "NoSuchSet"),
     (["--dataset", "cifar10"], "needs root"),
+    (["--dataset", "cifar10"], "--root FOLDER"),  # the command line's option
+    (["--dataset", "NoSuchSet"], "--root FOLDER"),
     (["--dataset", "cifar10", "--root", "/no/such/folder"], "'/no/such/folder'"),
     (["--dataset", "basicmotions", "--root", "/no/such/folder"], "/no/such/folder"),
 ]
@@ -49,6 +57,7 @@ def _fails_cleanly(argv: list[str], capsys: pytest.CaptureFixture[str], message:
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]
     assert message in last and "Traceback" not in err, err
+    assert "_positive" not in err  # no internal names
     return last
 
 
@@ -146,3 +155,13 @@ def test_run_workers_bad_argument_names_it(
     if kwargs.get("storage") is None and (tmp_path / "x.db").exists():
         storage = make_storage(spec, heartbeat=False)
         assert all(s.n_trials == 0 for s in optuna.get_all_study_summaries(storage))
+
+
+def test_compress_sizes_in_scientific_notation() -> None:
+    from studies import compress
+
+    parser = argparse.ArgumentParser()
+    compress.add_arguments(parser)
+    args = parser.parse_args(["--flash-limit", "1e6", "--sram-limit", "256e3", "--trials", "1e1"])
+    assert (args.flash_limit, args.sram_limit, args.trials) == (1_000_000, 256_000, 10)
+    assert all(isinstance(v, int) for v in (args.flash_limit, args.sram_limit, args.trials))

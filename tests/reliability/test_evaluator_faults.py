@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import gc
+from pathlib import Path
 import time
 from typing import Any
 import weakref
@@ -31,7 +32,7 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def test_each_evaluator_fault_fails_its_trial_and_the_study_goes_on(
-    tiny: Dataset, monkeypatch: pytest.MonkeyPatch
+    tiny: Dataset, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     objective = make_objective(dataset=tiny, quick=True, artifact_store=None)
     study = optuna.create_study(
@@ -82,7 +83,7 @@ def test_each_evaluator_fault_fails_its_trial_and_the_study_goes_on(
             "evaluators.export.torch.onnx.export", export_crash
         ),
         "storing the int8 model failed: OSError": lambda: (
-            monkeypatch.setattr(objective, "out_dir", objective_module.Path("unused")),
+            monkeypatch.setattr(objective, "out_dir", tmp_path / "models"),
             monkeypatch.setattr(objective_module.shutil, "copyfile", disk_full),
         ),
     }

@@ -87,12 +87,16 @@ def test_eight_duplicate_points() -> None:
     assert "ars:policy" in trial.user_attrs and "ars:fallback" not in trial.user_attrs
 
 
+@pytest.mark.parametrize("stored", [False, True])
 def test_gp_fit_failures_fall_back_with_a_warning_each_time(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, stored: bool
 ) -> None:
     import botorch.fit
 
     study = _history(lambda i, p: (p["x"] ** 2, float(p["k"])))
+    if not stored:  # the same trials without the GP hyperparameters the history stored
+        trials, study = study.trials, optuna.create_study(directions=study.directions)
+        study.add_trials(trials)
     study.sampler = small_sampler(n_startup_trials=5, seed=1)  # no warm start in memory
     calls = {"n": 0}
 
@@ -101,11 +105,11 @@ def test_gp_fit_failures_fall_back_with_a_warning_each_time(
         raise RuntimeError(f"injected fit failure {calls['n']}")
 
     monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", failing_fit)
-    for k in range(3):  # defaults the first time, the previous hyperparameters after that
+    for k in range(3):  # defaults the first time unless stored, the previous ones after that
         with pytest.warns(SurrogateWarning, match="injected fit failure") as record:
             trial = _ask_modelled(study)
         fallbacks = {str(w.message).split("; using ")[-1] for w in record}
-        expected = "default ones." if k == 0 else "previous hyperparameters."
+        expected = "default ones." if k == 0 and not stored else "previous hyperparameters."
         assert fallbacks == {expected}
         assert "ars:policy" in trial.user_attrs  # the model was still used
         study.tell(trial.number, (0.0, 0.0))

@@ -10,10 +10,18 @@ from optuna.trial import TrialState
 import pytest
 
 from optuna_ars import ARSSampler
+from optuna_ars import _surrogate
+from optuna_ars import named_constraints
 from optuna_ars import sampler as sampler_module
 from tests.sampler.test_optuna_suite import small_sampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+_DISTRIBUTIONS: dict[str, optuna.distributions.BaseDistribution] = {
+    "x": optuna.distributions.FloatDistribution(0.0, 1.0),
+    "y": optuna.distributions.FloatDistribution(-2.0, 2.0),
+    "k": optuna.distributions.IntDistribution(1, 64, log=True),
+    "c": optuna.distributions.CategoricalDistribution(["a", "b", "c"]),
+}
 
 
 def _constrained_biobjective(trial: optuna.Trial) -> tuple[float, float]:
@@ -346,3 +354,64 @@ def test_a_discrete_space_is_not_repeated_while_a_configuration_is_unevaluated(
     assert len({(t.params["i"], t.params["c"]) for t in study.trials}) == 15
     modelled = [t for t in study.trials if "ars:predicted_values" in t.user_attrs]
     assert len(modelled) == 10  # no random fallback was needed
+
+
+def test_constraints_are_also_stored_in_the_list_form_optuna_dashboard_reads() -> None:
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=small_sampler(n_startup_trials=3, seed=0)
+    )
+    # Trials of an earlier run (or another sampler) with the keyed constraints only.
+    for x in (0.2, 0.9, 0.5):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": x, "y": 0.0, "k": 2, "c": "a"},
+                distributions=_DISTRIBUTIONS,
+                values=[x, 1 - x],
+                system_attrs={"constraints:budget": x - 0.6, "constraints:alpha": -1.0},
+            )
+        )
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        values = _constrained_biobjective(trial)
+        trial.set_constraint("alpha", -2.0)
+        return values
+
+    study.optimize(objective, n_trials=3)  # the model reads old and new trials alike
+    old, new = study.trials[:3], study.trials[3:]
+    assert all("constraints" not in t.system_attrs for t in old)
+    for t in new:
+        # Key order: alpha, budget.
+        assert t.system_attrs["constraints"] == [-2.0, t.system_attrs["constraints:budget"]]
+        assert "ars:policy" in t.user_attrs  # proposed by the model, no fallback
+        assert named_constraints(t) == {
+            "alpha": -2.0,
+            "budget": t.system_attrs["constraints:budget"],
+        }
+
+
+def test_a_new_sampler_warm_starts_from_the_stored_gp_hyperparameters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=small_sampler(n_startup_trials=4, seed=0)
+    )
+    study.optimize(_constrained_biobjective, n_trials=5)
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    key = (6, 3)  # x, y, log k, one-hot c (3) -> 6 inputs; 2 objectives + 1 constraint
+    stored = sampler_module._load_gp_states(study, key)
+    assert stored is not None and len(stored) == 3 and attrs["ars:gp_states:6x3:n"] >= 1
+    seen: list[Any] = []
+    real_fit = _surrogate.fit_gps
+
+    def spy(*args: Any, previous: Any = None, **kwargs: Any) -> Any:
+        seen.append(previous)
+        return real_fit(*args, previous=previous, **kwargs)
+
+    monkeypatch.setattr(_surrogate, "fit_gps", spy)
+    study.sampler = small_sampler(n_startup_trials=4, seed=1)  # an empty in-process cache
+    study.optimize(_constrained_biobjective, n_trials=2)
+    first, second = seen
+    assert [{k: v.tolist() for k, v in s.items()} for s in first] == [
+        {k: v.tolist() for k, v in s.items()} for s in stored
+    ]
+    assert second is not None  # then the in-process cache
