@@ -450,7 +450,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             plot_hv(runs, args.out.with_suffix(".png"))
             written.append(args.out.with_suffix(".png"))
         except ModuleNotFoundError as err:  # matplotlib is in the optional extra
-            print(f"plot skipped: {err.name} is not installed (pip install 'optuna-ars[studies]')")
+            package = (err.name or "matplotlib").partition(".")[0]
+            print(f"plot skipped: {package} is not installed (pip install 'optuna-ars[studies]')")
     print("wrote " + ", ".join(map(str, written)))
     return 0
 
