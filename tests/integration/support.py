@@ -41,13 +41,15 @@ def objective(trial: optuna.Trial) -> tuple[float, float]:
 
 
 def gather() -> None:
-    """Wait (at most 120 s) until all N workers have begun a trial, so every worker takes part
-    however the OS schedules them. ``$OPTUNA_ARS_TEST_GATHER`` is ``DIR:N``; each worker leaves
-    a file in DIR."""
+    """Wait until all N workers have begun a trial, so every worker takes part however the OS
+    schedules them; ``RuntimeError`` (the trial fails) when they have not within 120 s.
+    ``$OPTUNA_ARS_TEST_GATHER`` is ``DIR:N``; each worker leaves a file in DIR."""
     folder, _, n = os.environ[GATHER_ENV].rpartition(":")
     Path(folder, os.environ[WORKER_ENV]).touch()
     deadline = time.monotonic() + 120
-    while len(list(Path(folder).iterdir())) < int(n) and time.monotonic() < deadline:
+    while len(list(Path(folder).iterdir())) < int(n):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not all {n} workers began a trial within 120 s")
         time.sleep(0.05)
 
 
