@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 from studies import benchmark
+from tests.integration.support import gather_workers
 
 
 def test_benchmark_smoke_writes_table_and_json(
@@ -184,7 +185,12 @@ def test_benchmark_bad_storage_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert exc.value.code == 2 and "oracle://x" in capsys.readouterr().err
 
 
-def test_benchmark_with_two_worker_processes(tmp_path: Path) -> None:
+def test_benchmark_with_two_worker_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each trial waits until both workers have begun one: a trial takes milliseconds, so a
+    # worker the OS starts late would otherwise find all 6 done.
+    gather_workers(monkeypatch, benchmark, tmp_path / "gather")
     storage = f"sqlite:///{tmp_path / 'bench.db'}"
     out = tmp_path / "bench.json"
     argv = ["--problems=ConstrainedBraninCurrin", "--samplers=random", "--seeds=1", "--trials=6"]
@@ -240,8 +246,9 @@ def test_the_evaluator_study_is_a_benchmark_problem(tmp_path: Path) -> None:
     assert [r["sampler"] for r in runs] == ["ars", "random"]
     for run in runs:
         assert len(run["hv"]) == 3 and run["hv"] == sorted(run["hv"])
-        # A trained int8 network inside the limits dominates part of the limits' box.
-        assert 0.0 < run["hv"][-1] < 1.0
+        # A share of the limits' box; whether it is above 0 depends on what the networks
+        # learned (an error of 1 adds nothing): the fixed-values test below checks that.
+        assert 0.0 <= run["hv"][-1] < 1.0
 
 
 def test_a_failed_evaluator_trial_is_recorded_and_the_study_goes_on(

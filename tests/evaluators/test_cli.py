@@ -10,7 +10,9 @@ import optuna
 import pytest
 
 from optuna_ars import named_constraints
+from studies import compress
 from studies.__main__ import main
+from tests.integration.support import gather_workers
 
 
 def test_compress_quick_ars_two_trials(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,8 +66,11 @@ def test_ars_measures_hypervolume_from_the_limits(
 
 
 def test_compress_two_workers_share_the_study(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Each trial waits until both workers have begun one: otherwise a worker that the OS
+    # leaves idle for two trials' time would find the study done and run none.
+    gather_workers(monkeypatch, compress, tmp_path / "gather")
     storage = f"sqlite:///{tmp_path / 'x.db'}"
     argv = ["compress", "--quick", "--trials", "3", "--workers", "2", "--storage", storage]
     argv += ["--startup-trials", "1"]  # the third trial starts after one is complete

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 import itertools
 import math
 import os
 from pathlib import Path
 import time
+from types import ModuleType
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+import pytest
 
+from studies.workers import ALIVE_ATTR
 from studies.workers import WORKER_ENV
 
 # ARSSampler at its cheapest; most trials are start-up trials, the rest use the model.
@@ -34,17 +40,48 @@ def objective(trial: optuna.Trial) -> tuple[float, float]:
     return x, g * (1 - math.sqrt(x / g))
 
 
-def gathered(trial: optuna.Trial) -> tuple[float, float]:
-    """:func:`objective`; trials wait until all N workers have one, so every worker takes part.
-
-    ``$OPTUNA_ARS_TEST_GATHER`` is ``DIR:N``; each worker leaves a file in DIR.
-    """
+def gather() -> None:
+    """Wait until all N workers have begun a trial, so every worker takes part however the OS
+    schedules them; ``RuntimeError`` (the trial fails) when they have not within 120 s.
+    ``$OPTUNA_ARS_TEST_GATHER`` is ``DIR:N``; each worker leaves a file in DIR."""
     folder, _, n = os.environ[GATHER_ENV].rpartition(":")
     Path(folder, os.environ[WORKER_ENV]).touch()
     deadline = time.monotonic() + 120
-    while len(list(Path(folder).iterdir())) < int(n) and time.monotonic() < deadline:
+    while len(list(Path(folder).iterdir())) < int(n):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not all {n} workers began a trial within 120 s")
         time.sleep(0.05)
+
+
+def gathered(trial: optuna.Trial) -> tuple[float, float]:
+    """:func:`objective`, each trial after :func:`gather`."""
+    gather()
     return objective(trial)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Any picklable objective, each trial after :func:`gather`."""
+
+    objective: Callable[[optuna.Trial], Any]
+
+    def __call__(self, trial: optuna.Trial) -> Any:
+        gather()
+        return self.objective(trial)
+
+
+def gather_workers(monkeypatch: pytest.MonkeyPatch, module: ModuleType, folder: Path) -> None:
+    """Make ``module.run_workers`` run its target as :class:`Gathered` by all its workers
+    (files in ``folder``, which is created)."""
+    run_workers = module.run_workers
+
+    def gathering(*, target: Any, n_workers: int, **kwargs: Any) -> list[int]:
+        folder.mkdir()
+        monkeypatch.setenv(GATHER_ENV, f"{folder}:{n_workers}")
+        codes: list[int] = run_workers(target=Gathered(target), n_workers=n_workers, **kwargs)
+        return codes
+
+    monkeypatch.setattr(module, "run_workers", gathering)
 
 
 def killable(trial: optuna.Trial) -> tuple[float, float]:
@@ -64,6 +101,26 @@ def killable(trial: optuna.Trial) -> tuple[float, float]:
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
     return values
+
+
+def alive_trial(study: optuna.Study, marker: Path) -> int | None:
+    """The trial number a worker wrote to ``marker``, once that trial's heartbeat (RDB) or
+    alive stamp (journal) is stored: a killed worker's trial without one is never stale.
+    ``None`` before that."""
+    text = marker.read_text() if marker.exists() else ""
+    if not text:
+        return None
+    storage = study._storage
+    trial = storage.get_all_trials(study._study_id, deepcopy=False)[int(text)]
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return trial.number if ALIVE_ATTR in trial.system_attrs else None
+    from optuna.storages._rdb.models import TrialHeartbeatModel
+
+    try:
+        beat = TrialHeartbeatModel.where_trial_id(trial._trial_id, storage.scoped_session())
+    finally:
+        storage.scoped_session.remove()
+    return trial.number if beat is not None else None
 
 
 def check_study(study: optuna.Study, n_complete: int) -> list[FrozenTrial]:

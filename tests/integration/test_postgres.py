@@ -25,6 +25,7 @@ from studies.workers import prepare_study
 from studies.workers import start_workers
 from tests.integration.support import KILL_DIR_ENV
 from tests.integration.support import SMALL
+from tests.integration.support import alive_trial
 from tests.integration.support import check_study
 
 URL_ENV = "OPTUNA_ARS_TEST_PG_URL"
@@ -61,13 +62,11 @@ def test_killed_worker_trial_is_failed_and_retried(
     monkeypatch.setenv(KILL_DIR_ENV, str(tmp_path))
     workers = start_workers([replace(config, worker=i) for i in range(4)])
     try:
-        marker = tmp_path / "trial"
+        study = optuna.load_study(study_name=name, storage=make_storage(pg_url, heartbeat=False))
         deadline = time.monotonic() + 180
-        while not marker.exists() and time.monotonic() < deadline and workers[1].is_alive():
+        while (killed := alive_trial(study, tmp_path / "trial")) is None:
+            assert time.monotonic() < deadline and workers[1].is_alive(), "worker 1 never ran"
             time.sleep(0.1)
-        assert marker.exists(), "worker 1 never reached its trial"
-        time.sleep(0.2)
-        killed = int(marker.read_text())
         assert workers[1].pid is not None
         os.kill(workers[1].pid, signal.SIGKILL)
         for w in workers:
