@@ -5,7 +5,7 @@ of optimizer steps, stratified k-fold cross-validation) the same Table 2 configu
 evaluated with ``--seeds`` training seeds (model init and batch order; folds fixed). Printed
 per scheme: the objective's accuracy (mean, std over seeds: the noise the sampler sees), the
 deliverable's int8 test accuracy (what a user gets), optimizer steps and seconds per trial.
-A last row runs the best scheme with Table 2's weight decay as printed (0.6: does not train).
+A last row runs 3-fold CV with Table 2's weight decay as printed (0.6).
 
     python -m studies.objective_noise --seeds 4 --out docs/data/objective_noise.json
 """
