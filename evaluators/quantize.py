@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+import math
 from pathlib import Path
 import time
 
@@ -104,12 +105,13 @@ def _session(path: Path, *, threads: int) -> object:
 
 
 def onnx_accuracy(session: object, x: torch.Tensor, y: torch.Tensor, *, batch: int = 256) -> float:
-    """Top-1 accuracy of an onnxruntime ``InferenceSession`` on ``x`` ``[N, C, H, W]``."""
+    """Top-1 accuracy of an onnxruntime ``InferenceSession`` on ``x`` ``[N, C, H, W]`` (NaN
+    when empty)."""
     correct = 0
     for i in range(0, len(y), batch):
         (logits,) = session.run(None, {INPUT_NAME: x[i : i + batch].numpy()})  # type: ignore[attr-defined]
         correct += int((np.argmax(logits, axis=1) == y[i : i + batch].numpy()).sum())
-    return correct / max(1, len(y))
+    return correct / len(y) if len(y) else math.nan
 
 
 def float_ops(model: onnx.ModelProto) -> tuple[str, ...]:

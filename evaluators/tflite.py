@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import contextlib
 from dataclasses import dataclass
 import io
+import math
 import os
 from pathlib import Path
 import re
@@ -160,8 +161,13 @@ def run_tflm(
     y_val: torch.Tensor,
     x_test: torch.Tensor,
     y_test: torch.Tensor,
+    *,
+    check: Callable[[str], None] = lambda where: None,
 ) -> TFLMResult:
     """Measure ``tflite_bytes`` (from :func:`export_tflite`) with TFLM's interpreter.
+
+    ``check(where)`` is called between bisection steps and samples (a time limit raises
+    from it: :func:`evaluators.train.check_deadline`). An empty split's accuracy is NaN.
 
     ``x_*`` are ``[N, C, H, W]`` float (standardised, as for the float model); they are
     transposed to the model's NHWC input and quantized with its scale and zero point when the
@@ -181,12 +187,12 @@ def run_tflm(
     used = {k: int(v) for k, v in re.findall(r"allocation (total|head|tail) (\d+) bytes", printed)}
     if set(used) != {"total", "head", "tail"}:
         raise EvaluationError(f"TFLM printed no arena use{_tail(printed)}")
-    arena = _smallest_arena(tflite_bytes, low=used["total"], high=size)
+    arena = _smallest_arena(tflite_bytes, low=used["total"], high=size, check=check)
     with _captured_output():
         interpreter = runtime.Interpreter.from_bytes(tflite_bytes, arena_size=arena)
     return TFLMResult(
-        val_accuracy=_accuracy(interpreter, x_val, y_val),
-        test_accuracy=_accuracy(interpreter, x_test, y_test),
+        val_accuracy=_accuracy(interpreter, x_val, y_val, check=check),
+        test_accuracy=_accuracy(interpreter, x_test, y_test, check=check),
         arena_bytes=arena,
         arena_used_bytes=used["total"],
         arena_head_bytes=used["head"],
@@ -214,7 +220,9 @@ def _first_interpreter(tflite_bytes: bytes) -> tuple[Any, int]:
         size *= 4
 
 
-def _smallest_arena(tflite_bytes: bytes, *, low: int, high: int) -> int:
+def _smallest_arena(
+    tflite_bytes: bytes, *, low: int, high: int, check: Callable[[str], None]
+) -> int:
     """Smallest ``arena_size`` in ``[low, high]`` that allocates (``high`` does); byte exact."""
     from tflite_micro import runtime
 
@@ -228,12 +236,15 @@ def _smallest_arena(tflite_bytes: bytes, *, low: int, high: int) -> int:
 
     low -= 1  # invariant: ``low`` fails (less than TFLM's own reported use), ``high`` fits
     while high - low > 1:
+        check("in the TFLM arena bisection")
         mid = (low + high) // 2
         low, high = (low, mid) if fits(mid) else (mid, high)
     return high
 
 
-def _accuracy(interpreter: Any, x: torch.Tensor, y: torch.Tensor) -> float:
+def _accuracy(
+    interpreter: Any, x: torch.Tensor, y: torch.Tensor, *, check: Callable[[str], None]
+) -> float:
     """Top-1 accuracy, one ``invoke`` per sample (argmax of the raw output: dequantizing is
     monotonic). ``x`` is ``[N, C, H, W]``; ``ValueError`` when it does not fit the input."""
     details = interpreter.get_input_details(0)
@@ -252,10 +263,11 @@ def _accuracy(interpreter: Any, x: torch.Tensor, y: torch.Tensor) -> float:
     nhwc = nhwc.astype(dtype)
     correct = 0
     for sample, label in zip(nhwc, y.tolist(), strict=True):
+        check("in the TFLM accuracy run")
         interpreter.set_input(sample[None], 0)
         interpreter.invoke()
         correct += int(np.argmax(interpreter.get_output(0)) == label)
-    return correct / max(1, len(y))
+    return correct / len(y) if len(y) else math.nan
 
 
 @contextlib.contextmanager

@@ -4,14 +4,16 @@
   (relative to the epochs, Table 2) is the period over which the rate falls by ``lr_gamma``:
   the per-epoch factor is ``lr_gamma ** (1 / max(1, lr_schedule * epochs))``.
 * Automated gradual pruning (Zhu & Gupta 2017): ``pruning_steps`` steps spread evenly from
-  ``pruning_start`` to ``pruning_end`` (relative to the epochs); after step ``i`` of ``n`` a
+  ``pruning_start`` to ``pruning_end`` (relative to the optimizer steps, fine-tuning steps
+  always left after the last: :func:`pruning_schedule`); after step ``i`` of ``n`` a
   group with final sparsity ``s`` has lost ``s * (1 - (1 - i / n) ** 3)`` of its channels.
   Channels are physically removed by torch-pruning (L1-magnitude importance, one ratio per
-  coupled group); the optimizer and LR scheduler are rebuilt after every step.
+  coupled group); the optimizer is rebuilt after every step (at the current rate).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -24,6 +26,10 @@ import torch.nn.functional as F
 
 from evaluators.data import Dataset
 from evaluators.models import classifier_of
+
+DIVERGENCE_FACTOR = 100.0
+"""A training loss above this many times the first step's is divergence (cross-entropy
+starts near ln(classes): 100x is logits off by > 100, far past any recovering spike)."""
 
 
 class EvaluationError(RuntimeError):
@@ -90,7 +96,8 @@ class TrainResult:
     val_accuracy: float
     test_accuracy: float
     final_loss: float
-    pruning_epochs: tuple[int, ...]  # epoch after which each AGP step ran
+    pruning_steps: tuple[int, ...]  # 0-based optimizer step after which each AGP step ran
+    sgd_steps: int  # optimizer steps taken
     seconds: float  # all of training, pruning included
     prune_seconds: float  # dependency graph, pruning steps, optimizer rebuilds
 
@@ -100,24 +107,43 @@ def agp_schedule(ratio: float, steps: int) -> list[float]:
     return [ratio * (1.0 - (1.0 - i / steps) ** 3) for i in range(steps + 1)]
 
 
-def pruning_epochs(config: TrainConfig) -> list[int]:
-    """0-based epoch after which each of the ``pruning_steps`` steps runs."""
-    span = config.pruning_end - config.pruning_start
-    out = []
-    for i in range(1, config.pruning_steps + 1):
-        done = round((config.pruning_start + span * i / config.pruning_steps) * config.epochs)
-        out.append(min(max(done - 1, 0), config.epochs - 1))
-    return out
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch over ``n`` samples: every batch of ``batch_size`` but a
+    last batch of one sample (batch norm cannot train on one)."""
+    full, rest = divmod(n, batch_size)
+    return full + (1 if rest >= 2 else 0)
+
+
+def pruning_schedule(total_steps: int, *, start: float, end: float, steps: int) -> list[int]:
+    """0-based optimizer step after which each of the ``steps`` AGP steps runs.
+
+    Steps are spread evenly over ``[start, end]`` of the ``total_steps`` optimizer steps
+    (``i / steps`` of the way for step ``i``), and the last one always leaves fine-tuning
+    after it: at least ``max(1, ceil((1 - end) * total_steps))`` steps (all but one step
+    when training is shorter). With ``total_steps == 1`` there is no step to fine-tune in.
+    Non-decreasing; several AGP steps may share an optimizer step on short runs."""
+    if total_steps < 1 or steps < 1 or not 0.0 <= start <= end <= 1.0:
+        raise ValueError(
+            f"pruning_schedule: total_steps={total_steps}, steps={steps}, start={start}, "
+            f"end={end} (need total_steps >= 1, steps >= 1, 0 <= start <= end <= 1)"
+        )
+    finetune = min(total_steps - 1, max(1, math.ceil((1.0 - end) * total_steps - 1e-9)))
+    last = total_steps - 1 - finetune
+    span = end - start
+    return [
+        min(max(math.ceil((start + span * i / steps) * total_steps - 1e-9) - 1, 0), last)
+        for i in range(1, steps + 1)
+    ]
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch: int = 256) -> float:
-    """Top-1 accuracy of a float model; ``x`` is ``[N, C, H, W]``."""
+    """Top-1 accuracy of a float model; ``x`` is ``[N, C, H, W]`` (NaN when empty)."""
     model.eval()
     correct = 0
     with torch.no_grad():
         for i in range(0, len(y), batch):
             correct += int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
-    return correct / max(1, len(y))
+    return correct / len(y) if len(y) else math.nan
 
 
 def train_and_prune(
@@ -125,19 +151,23 @@ def train_and_prune(
     data: Dataset,
     config: TrainConfig,
     *,
-    time_limit: float | None = None,
-    deadline: float | None = None,
+    check: Callable[[str], None] = lambda where: None,
 ) -> TrainResult:
     """Train ``model`` in place on ``data.x_train`` and prune it on the AGP schedule.
 
     Raises ``ValueError`` for a batch size larger than the training set and
-    ``EvaluationError`` when the loss diverges or a layer would lose all its channels;
-    :class:`TimeLimitExceeded` after the training step that passes ``deadline`` (a
-    ``time.monotonic()`` value; ``time_limit`` is the budget it came from, for the message).
+    ``EvaluationError`` for fewer than 2 training samples, a diverging loss (not finite, or
+    above :data:`DIVERGENCE_FACTOR` times the first step's) or a layer that would lose all
+    its channels. ``check(where)`` runs after every optimizer step (a time limit raises
+    :class:`TimeLimitExceeded` from it: :func:`check_deadline`).
     """
     import torch_pruning as tp
 
     n = len(data.y_train)
+    if n < 2:
+        raise EvaluationError(
+            f"training needs >= 2 samples (batch norm trains on batches of >= 2), got {n}"
+        )
     if config.batch_size > n:
         raise ValueError(f"batch_size={config.batch_size} is larger than the {n} training samples")
     start = time.perf_counter()
@@ -171,67 +201,90 @@ def train_and_prune(
         )
         prune_seconds += time.perf_counter() - tick
     decay = config.lr_gamma ** (1.0 / max(1.0, config.lr_schedule * config.epochs))
-    optimizer, scheduler = _optimizer(model, config, lr=config.lr, decay=decay)
-    schedule = pruning_epochs(config) if pruner is not None else []
-    loss_value = float("nan")
+    optimizer = _optimizer(model, config)
+    total = config.epochs * steps_per_epoch(n, config.batch_size)
+    schedule = (
+        pruning_schedule(
+            total,
+            start=config.pruning_start,
+            end=config.pruning_end,
+            steps=config.pruning_steps,
+        )
+        if pruner is not None
+        else []
+    )
+    loss_value = first_loss = float("nan")
+    step = 0
     for epoch in range(config.epochs):
+        lr = config.lr * decay**epoch
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         model.train()
         order = torch.randperm(n, generator=generator)
         for i in range(0, n, config.batch_size):
             idx = order[i : i + config.batch_size]
-            if len(idx) < 2 and n >= 2:  # batch norm needs two samples in training mode
+            if len(idx) < 2:  # batch norm needs two samples in training mode
                 continue
             loss = F.cross_entropy(model(data.x_train[idx]), data.y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_value = float(loss.detach())
-            check_deadline(
-                deadline,
-                time_limit=time_limit,
-                where=f"in training epoch {epoch + 1}/{config.epochs}",
-            )
-            if not math.isfinite(loss_value):
-                raise EvaluationError(
-                    f"training loss diverged ({loss_value}) in epoch {epoch + 1}/{config.epochs} "
-                    f"(lr={config.lr:.3g}, momentum={config.momentum:.3g}, "
-                    f"weight_decay={config.weight_decay:.3g})"
-                )
-        scheduler.step()
-        steps_now = schedule.count(epoch)
-        if pruner is not None and steps_now:
-            tick = time.perf_counter()
-            try:
-                for _ in range(steps_now):
-                    pruner.step()
-            except Exception as exc:  # torch-pruning raises assorted types on bad groups
-                raise EvaluationError(
-                    f"pruning step after epoch {epoch + 1} failed: {type(exc).__name__}: {exc}"
-                ) from exc
-            _check_channels(model)
-            lr = float(scheduler.get_last_lr()[0])
-            optimizer, scheduler = _optimizer(model, config, lr=lr, decay=decay)
-            prune_seconds += time.perf_counter() - tick
+            first_loss = loss_value if step == 0 else first_loss
+            where = f"in training epoch {epoch + 1}/{config.epochs}"
+            check(where)
+            _check_divergence(loss_value, first_loss, config=config, where=where)
+            steps_now = schedule.count(step)
+            step += 1
+            if pruner is not None and steps_now:
+                tick = time.perf_counter()
+                try:
+                    for _ in range(steps_now):
+                        pruner.step()
+                except Exception as exc:  # torch-pruning raises assorted types on bad groups
+                    raise EvaluationError(
+                        f"pruning step after optimizer step {step} failed: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                _check_channels(model)
+                optimizer = _optimizer(model, config, lr=lr)
+                prune_seconds += time.perf_counter() - tick
     _recalibrate_batch_norm(model, data.x_train, batch=config.batch_size)
     return TrainResult(
         model=model,
         val_accuracy=accuracy(model, data.x_val, data.y_val),
         test_accuracy=accuracy(model, data.x_test, data.y_test),
         final_loss=loss_value,
-        pruning_epochs=tuple(schedule),
+        pruning_steps=tuple(schedule),
+        sgd_steps=step,
         seconds=time.perf_counter() - start,
         prune_seconds=prune_seconds,
     )
 
 
-def _optimizer(
-    model: nn.Module, config: TrainConfig, *, lr: float, decay: float
-) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.ExponentialLR]:
-    """A fresh SGD optimizer over the (possibly pruned) parameters and its LR decay."""
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=lr, momentum=config.momentum, weight_decay=config.weight_decay
+def _check_divergence(loss: float, first: float, *, config: TrainConfig, where: str) -> None:
+    """:class:`EvaluationError` when the loss is not finite or above
+    :data:`DIVERGENCE_FACTOR` times the first step's loss (the run diverged)."""
+    if math.isfinite(loss) and loss <= DIVERGENCE_FACTOR * max(first, 1e-3):
+        return
+    raise EvaluationError(
+        f"training loss diverged ({loss:.3g}) {where}: first step's loss {first:.3g}, limit "
+        f"{DIVERGENCE_FACTOR:g}x that (lr={config.lr:.3g}, momentum={config.momentum:.3g}, "
+        f"weight_decay={config.weight_decay:.3g})"
     )
-    return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=decay)
+
+
+def _optimizer(
+    model: nn.Module, config: TrainConfig, *, lr: float | None = None
+) -> torch.optim.SGD:
+    """A fresh SGD optimizer over the (possibly pruned) parameters at ``lr`` (default:
+    ``config.lr``); the epoch loop sets the decayed rate."""
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr if lr is None else lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
 
 
 def _recalibrate_batch_norm(model: nn.Module, x: torch.Tensor, *, batch: int) -> None:

@@ -29,17 +29,30 @@ from evaluators.objective import DIRECTIONS
 from evaluators.objective import make_objective
 from evaluators.train import EvaluationError
 
-STAGES = ("model", "train", "prune", "export", "quantize", "measure")
-TRAINING = ("train", "prune")
+STAGES = ("cv", "model", "train", "prune", "export", "quantize", "measure")
+TRAINING = ("cv", "train", "prune")  # cv: the folds, mostly training
 
 
 def bench(
-    *, dataset: str, trials: int, seed: int, epoch_scale: float, threads: int
+    *,
+    dataset: str,
+    trials: int,
+    seed: int,
+    epoch_scale: float,
+    threads: int,
+    folds: int | None = None,
+    min_steps: int | None = None,
 ) -> dict[str, Any]:
-    """Run the trials; per-trial stage seconds and a summary."""
+    """Run the trials; per-trial stage seconds and a summary (``folds``, ``min_steps``: the
+    objective's, ``None`` for its defaults; ``cv`` is all cross-validation folds)."""
     start = time.perf_counter()
     objective = make_objective(
-        dataset=dataset, epoch_scale=epoch_scale, threads=threads, seed=seed
+        dataset=dataset,
+        epoch_scale=epoch_scale,
+        threads=threads,
+        seed=seed,
+        folds=folds,
+        min_steps=min_steps,
     )
     load_seconds = time.perf_counter() - start
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -115,6 +128,14 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def emit(text: str, result: dict[str, Any], out: Path | None) -> None:
+    """Print ``text``; write ``result`` as JSON to ``out`` (folders created) unless ``None``."""
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studies.bench_evaluator", description=__doc__)
     parser.add_argument("--dataset", default="basicmotions")
@@ -122,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epoch-scale", type=float, default=DEFAULT_EPOCH_SCALE)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--folds", type=int, default=None, help="default: the objective's")
+    parser.add_argument("--min-steps", type=int, default=None, help="default: the objective's")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON result here")
     args = parser.parse_args(argv)
     if args.trials < 1:
@@ -133,13 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             epoch_scale=args.epoch_scale,
             threads=args.threads,
+            folds=args.folds,
+            min_steps=args.min_steps,
         )
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
-    print(table(result))
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+    emit(table(result), result, args.out)
     return 0
 
 

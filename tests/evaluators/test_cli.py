@@ -113,7 +113,8 @@ def test_bench_evaluator_one_trial(tmp_path: Path, capsys: pytest.CaptureFixture
     from studies.bench_evaluator import main as bench_main
 
     out = tmp_path / "bench.json"
-    assert bench_main(["--trials", "1", "--epoch-scale", "0.01", "--out", str(out)]) == 0
+    argv = ["--trials", "1", "--epoch-scale", "0.01", "--folds", "2", "--min-steps", "0"]
+    assert bench_main([*argv, "--out", str(out)]) == 0
     assert "| quantize |" in capsys.readouterr().out
     result = json.loads(out.read_text())
     assert result["complete"] == 1 and 0 < result["non_training_share"] < 1

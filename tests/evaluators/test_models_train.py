@@ -11,7 +11,8 @@ from evaluators.models import build_model
 from evaluators.models import prunable_groups
 from evaluators.train import EvaluationError
 from evaluators.train import agp_schedule
-from evaluators.train import pruning_epochs
+from evaluators.train import pruning_schedule
+from evaluators.train import steps_per_epoch
 from evaluators.train import train_and_prune
 from tests.evaluators.conftest import small_config
 
@@ -47,8 +48,34 @@ def test_resnet_residual_couples_channels() -> None:
 
 def test_agp_schedule_is_cubic() -> None:
     assert agp_schedule(0.8, 2) == pytest.approx([0.0, 0.7, 0.8])
-    config = small_config(epochs=10, pruning_start=0.2, pruning_end=0.8, pruning_steps=3)
-    assert pruning_epochs(config) == [3, 5, 7]  # after epochs 4, 6, 8 (1-based)
+    # after optimizer steps 4, 6, 8 (1-based) of 10
+    assert pruning_schedule(10, start=0.2, end=0.8, steps=3) == [3, 5, 7]
+    # --quick used to run 3 of 18 steps after the last epoch: now all before fine-tuning
+    assert pruning_schedule(2, start=0.1, end=0.9, steps=18) == [0] * 18
+
+
+@pytest.mark.parametrize("start", [0.0, 0.3, 0.6])
+@pytest.mark.parametrize("end", [0.8, 0.95, 1.0])
+def test_pruning_schedule_always_leaves_fine_tuning(start: float, end: float) -> None:
+    for total in range(1, 301):
+        for steps in range(1, 21):
+            at = pruning_schedule(total, start=start, end=end, steps=steps)
+            assert len(at) == steps and at == sorted(at) and at[0] >= 0
+            if total >= 2:  # at least one optimizer step after the last pruning step ...
+                assert at[-1] <= total - 2
+            if total >= 20:  # ... and the (1 - end) share of them; the last lands near end
+                assert total - 1 - at[-1] >= max(1, round((1 - end) * total))
+                assert at[-1] >= round(end * total) - 2
+
+
+def test_pruning_schedule_and_steps_reject_or_count_edge_cases() -> None:
+    with pytest.raises(ValueError, match="total_steps=0"):
+        pruning_schedule(0, start=0.0, end=0.9, steps=3)
+    with pytest.raises(ValueError, match=r"start=0\.9, end=0\.5"):
+        pruning_schedule(10, start=0.9, end=0.5, steps=3)
+    assert pruning_schedule(1, start=0.0, end=0.9, steps=3) == [0, 0, 0]  # nothing after
+    # a last batch of one sample is skipped (batch norm)
+    assert [steps_per_epoch(n, 4) for n in (1, 2, 4, 5, 6, 12, 13)] == [0, 1, 1, 1, 2, 3, 3]
 
 
 def test_extreme_sparsity_keeps_channels(tiny: Dataset) -> None:
@@ -59,7 +86,8 @@ def test_extreme_sparsity_keeps_channels(tiny: Dataset) -> None:
     convs = [m for m in result.model.modules() if isinstance(m, nn.Conv2d)]
     assert min(m.out_channels for m in convs) >= 4
     assert result.model(tiny.x_test).shape == (6, 3)
-    assert result.pruning_epochs == (0, 0)  # both AGP steps after epoch 1 of 2
+    # 2 epochs x 3 steps; pruning over [0, 0.5] of them, steps 4-6 left to fine-tune
+    assert result.pruning_steps == (1, 2) and result.sgd_steps == 6
 
 
 def test_bad_training_inputs(tiny: Dataset) -> None:
