@@ -80,7 +80,8 @@ def _fake_evaluation(number: int, workdir: Path) -> Evaluation:
             val_accuracy=val,
             test_accuracy=val,
             final_loss=0.5,
-            pruning_epochs=(1,),
+            pruning_steps=(1,),
+            sgd_steps=2,
             seconds=1.0,
             prune_seconds=0.1,
         ),
@@ -132,6 +133,8 @@ def test_a_compress_study_shows_what_the_readme_says(
         "evaluate",
         lambda *a, workdir, **k: _fake_evaluation(next(numbers), workdir),
     )
+    # The fake model file is no ONNX: its deployment spec (input scale) is stubbed too.
+    monkeypatch.setattr(objective_module, "deployment_info", lambda *a, **k: {"classes": []})
     compress.run(study, obj, trials=args.trials, progress=False)
     out = capsys.readouterr()
     assert "1 network at chance level not shown (val accuracy <= 0.250" in out.out
