@@ -73,8 +73,14 @@ def check_splits(data: Dataset, *, folds: int) -> None:
             )
         return
     n = n_train + n_val
-    if n < folds or n - (n + folds - 1) // folds < 2:
+    if n < folds or smallest_fit(n, folds=folds) < 2:
         raise EvaluationError(
             f"dataset {data.name!r}: {folds}-fold cross-validation needs >= {folds} samples and "
             f">= 2 training samples per fold, the training split has {n} ({sizes})"
         )
+
+
+def smallest_fit(n: int, *, folds: int) -> int:
+    """Training samples of the smallest of ``folds`` cross-validation fits of ``n`` samples
+    (the largest fold, ``ceil(n / folds)``, held out)."""
+    return n - -(-n // folds)

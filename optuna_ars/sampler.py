@@ -607,8 +607,7 @@ def _unseen(
 
     from optuna_ars._ars import best_unknown
 
-    order = chosen.rewards.reshape(-1).argsort(descending=True).cpu()  # (L H,)
-    near = space.neighbours(chosen.candidates.reshape(-1, space.dim)[order].cpu().numpy())
+    near = space.neighbours(chosen.candidates.reshape(-1, space.dim).cpu().numpy())
     far = space.sample(_N_UNSEEN, np.random.default_rng(seed))
     points = torch.as_tensor(np.concatenate([near, far])).to(chosen.candidates)  # (K, D)
     rewards = reward(points)  # (K,)

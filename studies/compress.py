@@ -35,7 +35,6 @@ import optuna
 
 from evaluators.objective import DEFAULT_EPOCH_SCALE
 from evaluators.objective import DIRECTIONS
-from evaluators.objective import OBJECTIVE_NAMES
 from evaluators.objective import PAPER_WEIGHT_DECAY
 from evaluators.objective import Limits
 from evaluators.objective import Objective
@@ -49,13 +48,6 @@ from studies.workers import make_storage
 from studies.workers import run_workers
 
 SAMPLER_CHOICES = ("ars", "gp", "tpe", "nsga2", "random")
-# The study's metric names (optuna-dashboard's axes, `studies report`'s columns), with --tflm.
-TFLM_OBJECTIVE_NAMES = (
-    "1 - val accuracy (TFLM)",
-    "flash bytes (.tflite)",
-    "SRAM bytes (TFLM arena)",
-    "FLOPs",
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -179,7 +171,7 @@ def prepare(args: argparse.Namespace) -> tuple[optuna.Study, Objective]:
     if study.metric_names is None:  # a new study, or one made before they were set
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(list(TFLM_OBJECTIVE_NAMES if args.tflm else OBJECTIVE_NAMES))
+            study.set_metric_names(objective.metric_names)
     # The box of deployable networks, for `studies report`'s hypervolume (whatever the sampler).
     study.set_user_attr("reference_point", [hi for _, hi in limits.objective_bounds()])
     study.set_user_attr("ideal_point", [lo for lo, _ in limits.objective_bounds()])
